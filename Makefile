@@ -1,0 +1,49 @@
+# The two front-door commands: `make run` and `make test`. Each sets up whatever is missing
+# (system packages, a .venv, the package built in place) and does nothing it has done before.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip --disable-pip-version-check -q
+BUILD_DEPS := meson-python>=0.15 meson>=1.1 ninja Cython>=3.0.8 numpy>=1.24
+MESON_FILES := meson.build meson.options $(wildcard spdl/meson.build spdl/*/meson.build)
+
+.PHONY: run test lint docs setup system clean
+
+run: setup
+	$(VENV)/bin/spdl info
+
+test: setup
+	$(VENV)/bin/ruff check spdl tests bench
+	$(VENV)/bin/pytest
+
+lint: setup
+	$(VENV)/bin/ruff check spdl tests bench
+	$(VENV)/bin/ruff format --check spdl tests bench
+
+docs: setup
+	$(PIP) install 'sphinx>=7' 'myst-parser>=2'
+	$(VENV)/bin/sphinx-build -W --keep-going -b html docs docs/_build/html
+
+setup: system $(VENV)/.installed
+
+system:
+	@PYTHON=$(PYTHON) tools/setup_system.sh
+
+$(VENV)/.created:
+	$(PYTHON) -m venv $(VENV)
+	touch $@
+
+$(VENV)/.deps: $(VENV)/.created
+	$(PIP) install --upgrade pip
+	$(PIP) install $(foreach d,$(BUILD_DEPS),'$(d)')
+	touch $@
+
+# An editable install: meson rebuilds changed Cython modules on the next import.
+$(VENV)/.installed: $(VENV)/.deps pyproject.toml $(MESON_FILES)
+	$(PIP) install --no-build-isolation -Cbuild-dir=build -e '.[test]'
+	touch $@
+
+clean:
+	rm -rf build $(VENV) docs/_build

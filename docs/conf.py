@@ -1,0 +1,19 @@
+"""Sphinx configuration for spdl's user documentation (Markdown pages through MyST)."""
+
+project = "spdl"
+author = "the spdl developers"
+copyright = "2026, the spdl developers"
+
+extensions = [
+    "myst_parser",
+    "sphinx.ext.autodoc",
+    "sphinx.ext.napoleon",
+    "sphinx.ext.viewcode",
+]
+source_suffix = {".md": "markdown", ".rst": "restructuredtext"}
+exclude_patterns = ["_build", "README.md"]
+myst_heading_anchors = 3
+napoleon_google_docstring = True
+autodoc_typehints = "description"
+html_theme = "alabaster"
+nitpicky = False

@@ -1,0 +1,3 @@
+"""Data loaders built on ``spdl.pipeline``."""
+
+__all__: list[str] = []

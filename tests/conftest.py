@@ -1,0 +1,53 @@
+"""Shared fixtures: generated media (see ``media.py``) and the CUDA marker policy."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+import media
+
+
+@pytest.fixture(scope="session")
+def media_dir(tmp_path_factory) -> Path:
+    """One temporary folder for the whole session's generated media."""
+    return tmp_path_factory.mktemp("media")
+
+
+@pytest.fixture(scope="session")
+def h264_video(media_dir) -> Path:
+    """2 s of 320x240 H.264 at 25 fps with B-frames and a GOP of 12 (50 frames)."""
+    return media.make_video(media_dir / "h264.mp4", extra=("-bf", "2", "-g", "12"))
+
+
+@pytest.fixture(scope="session")
+def jpeg_image(media_dir) -> Path:
+    """A 321x239 yuvj420p JPEG (odd size on purpose)."""
+    return media.make_image(media_dir / "image.jpg", width=321, height=239, pix_fmt="yuvj420p")
+
+
+@pytest.fixture(scope="session")
+def wav_audio(media_dir) -> Path:
+    """2 s of 16 kHz stereo s16 WAV."""
+    return media.make_audio(media_dir / "audio.wav", sample_rate=16000, num_channels=2)
+
+
+def _cuda_available() -> bool:
+    try:
+        import cupy
+
+        return cupy.cuda.runtime.getDeviceCount() > 0
+    except Exception:
+        return False
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked ``cuda`` skip without a GPU, unless SPDL_REQUIRE_CUDA=1 makes that a failure."""
+    if os.environ.get("SPDL_REQUIRE_CUDA") == "1" or _cuda_available():
+        return
+    skip = pytest.mark.skip(reason="no CUDA GPU (set SPDL_REQUIRE_CUDA=1 to fail instead)")
+    for item in items:
+        if "cuda" in item.keywords:
+            item.add_marker(skip)
