@@ -9,22 +9,29 @@ PIP := $(PY) -m pip --disable-pip-version-check -q
 BUILD_DEPS := meson-python>=0.15 meson>=1.1 ninja Cython>=3.0.8 numpy>=1.24
 MESON_FILES := meson.build meson.options $(wildcard spdl/meson.build spdl/*/meson.build)
 
-.PHONY: run test lint docs setup system clean
+.PHONY: run test lint docs setup system clean fuzz
 
 run: setup
 	$(VENV)/bin/spdl info
 
 test: setup
-	$(VENV)/bin/ruff check spdl tests bench
+	$(VENV)/bin/ruff check spdl tests bench fuzz
 	$(VENV)/bin/pytest
 
 lint: setup
-	$(VENV)/bin/ruff check spdl tests bench
-	$(VENV)/bin/ruff format --check spdl tests bench
+	$(VENV)/bin/ruff check spdl tests bench fuzz
+	$(VENV)/bin/ruff format --check spdl tests bench fuzz
 
 docs: setup
 	$(PIP) install 'sphinx>=7' 'myst-parser>=2'
 	$(VENV)/bin/sphinx-build -W --keep-going -b html docs docs/_build/html
+
+# Long reliability runs, not part of `make test` (which runs short fixed-seed versions):
+# `make fuzz SECONDS=900 [SEED=1]` mutates the test media against every byte-parsing entry point;
+SECONDS ?= 300
+SEED ?= 0
+fuzz: setup
+	$(PY) -m fuzz --seconds $(SECONDS) --seed $(SEED)
 
 setup: system $(VENV)/.installed
 

@@ -1,0 +1,1 @@
+"""Mutation fuzzing of spdl's byte-parsing entry points, in a child process (see README.md)."""
