@@ -11,6 +11,7 @@ rank reads and in what order. ``SampledSource`` joins them into the iterable a
 """
 
 from ._distributed import get_rank_and_world_size
+from ._sample_set import get_sample_set
 from ._sampler import DistributedDeterministicSampler, DistributedRandomSampler
 from ._source import (
     AUDIO_EXTENSIONS,
@@ -33,4 +34,5 @@ __all__ = [
     "ListSource",
     "SampledSource",
     "get_rank_and_world_size",
+    "get_sample_set",
 ]
