@@ -1,57 +1,44 @@
-"""The ``spdl`` command line: ``spdl info``."""
+"""The ``spdl`` command line.
+
+    spdl info [--json]
+        versions of spdl, Python (free-threaded or not) and FFmpeg, the build options, and
+        whether CUDA, nvJPEG, NVDEC, CuPy and PyNvVideoCodec are usable
+
+Run ``spdl COMMAND --help`` for a command's options.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
-import platform
 import sys
 
 
-def _info() -> dict[str, object]:
-    from spdl.io import utils
-
-    return {
-        "spdl": __import__("spdl").__version__,
-        "python": platform.python_version(),
-        "python_implementation": platform.python_implementation(),
-        "ffmpeg": utils.get_ffmpeg_versions(),
-        "build": utils.get_build_config(),
-    }
-
-
-def _print_info(info: dict[str, object]) -> None:
-    build = info["build"]
-    print(f"spdl {info['spdl']}")
-    threading = "free-threaded" if build["free_threaded"] else "with the GIL"
-    print(f"Python {info['python']} ({info['python_implementation']}, {threading})")
-    print("FFmpeg (loaded at run time):")
-    for name, version in info["ffmpeg"].items():
-        print(f"  {name:<14} {version}")
-    print("Build:")
-    print(f"  release_gil    {build['release_gil']}")
-    print(f"  ffmpeg         {build['ffmpeg_build']}")
-    print(f"  cython         {build['cython']}")
-    print(f"  compiler       {build['compiler']}")
-    print(f"  buildtype      {build['buildtype']}")
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="spdl", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    p_info = sub.add_parser(
+        "info", help="versions of FFmpeg and Python, the build, GPU support available"
+    )
+    p_info.add_argument("--json", action="store_true", help="print JSON instead of text")
+    return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="spdl", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
-    p_info = sub.add_parser("info", help="versions of FFmpeg, Python and the build configuration")
-    p_info.add_argument("--json", action="store_true", help="print JSON instead of text")
-    args = parser.parse_args(argv)
-
+    """Run the ``spdl`` command with ``argv`` (default: ``sys.argv[1:]``); return the exit status."""
+    args = _build_parser().parse_args(argv)
     if args.command == "info":
-        info = _info()
+        from spdl._cli._info import collect_info, print_info
+
+        info = collect_info()
         if args.json:
             print(json.dumps(info, indent=2))
         else:
-            _print_info(info)
+            print_info(info)
         return 0
-    parser.error(f"unknown command {args.command!r}")
-    return 2
+    raise AssertionError(f"unhandled command {args.command!r}")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,1 @@
+"""The ``spdl`` command line's subcommands (see ``spdl/__main__.py``)."""
