@@ -141,7 +141,7 @@ TARGETS: tuple[Target, ...] = (
     ),
     Target(
         "demux_decode_image",
-        ("image", "video"),
+        ("image",),
         ("demux_image", "decode_packets", "convert_frames", "to_numpy"),
         _demux_decode("image"),
     ),
