@@ -4,6 +4,34 @@ Every native loop runs with the GIL released, so many threads decode at once. Im
 package never needs CUDA.
 """
 
-from . import utils
+from spdl._ext._buffer import CPUBuffer
+from spdl._ext._error import (
+    DecodeError,
+    DemuxError,
+    FilterError,
+    InvalidFilterError,
+    MediaError,
+    MediaTimeoutError,
+    MediaTooLargeError,
+    TruncatedMediaError,
+    UnsupportedMediaError,
+)
 
-__all__ = ["utils"]
+from . import utils
+from ._array import to_numpy, to_torch
+
+__all__ = [
+    "CPUBuffer",
+    "DecodeError",
+    "DemuxError",
+    "FilterError",
+    "InvalidFilterError",
+    "MediaError",
+    "MediaTimeoutError",
+    "MediaTooLargeError",
+    "TruncatedMediaError",
+    "UnsupportedMediaError",
+    "to_numpy",
+    "to_torch",
+    "utils",
+]

@@ -1,5 +1,5 @@
 # libavcodec: only what spdl uses.
-from libc.stdint cimport int64_t, uint8_t
+from libc.stdint cimport int64_t, uint8_t, uint32_t
 from avutil cimport AVRational, AVMediaType, AVFrame, AVDictionary, AVChannelLayout
 
 cdef extern from "libavcodec/avcodec.h" nogil:
@@ -15,6 +15,10 @@ cdef extern from "libavcodec/avcodec.h" nogil:
 
     int AV_PKT_FLAG_KEY
     int AV_PKT_FLAG_CORRUPT
+    int AV_PKT_FLAG_DISCARD
+    int AV_INPUT_BUFFER_PADDING_SIZE
+    int AV_EF_EXPLODE
+    int AV_EF_CRCCHECK
     int AV_CODEC_FLAG_COPY_OPAQUE
     int FF_THREAD_FRAME
     int FF_THREAD_SLICE
@@ -41,6 +45,19 @@ cdef extern from "libavcodec/avcodec.h" nogil:
         AVChannelLayout ch_layout
         int frame_size
         int video_delay
+        uint32_t codec_tag
+        int bits_per_coded_sample
+        int bits_per_raw_sample
+        int field_order
+        int color_range
+        int color_primaries
+        int color_trc
+        int color_space
+        int chroma_location
+        int block_align
+        int initial_padding
+        int trailing_padding
+        int seek_preroll
 
     ctypedef struct AVCodecContext:
         const AVCodec *codec
@@ -59,6 +76,7 @@ cdef extern from "libavcodec/avcodec.h" nogil:
         int flags
         int lowres
         int64_t max_pixels
+        int err_recognition
 
     ctypedef struct AVPacket:
         void *buf

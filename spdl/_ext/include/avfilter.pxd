@@ -1,4 +1,5 @@
 # libavfilter: only what spdl uses.
+from libc.stdint cimport int64_t
 from avutil cimport AVFrame, AVRational
 
 cdef extern from "libavfilter/avfilter.h" nogil:
@@ -17,6 +18,7 @@ cdef extern from "libavfilter/avfilter.h" nogil:
         AVFilterContext **filters
         unsigned nb_filters
         int nb_threads
+        char *scale_sws_opts
     ctypedef struct AVFilterInOut:
         char *name
         AVFilterContext *filter_ctx
@@ -41,6 +43,8 @@ cdef extern from "libavfilter/buffersrc.h" nogil:
     int AV_BUFFERSRC_FLAG_KEEP_REF
     int av_buffersrc_add_frame_flags(AVFilterContext *buffer_src, AVFrame *frame, int flags)
     int av_buffersrc_write_frame(AVFilterContext *ctx, const AVFrame *frame)
+    int av_buffersrc_close(AVFilterContext *ctx, int64_t pts, unsigned flags)
+    int AV_BUFFERSRC_FLAG_PUSH
 
 cdef extern from "libavfilter/buffersink.h" nogil:
     int av_buffersink_get_frame(AVFilterContext *ctx, AVFrame *frame)
@@ -49,3 +53,4 @@ cdef extern from "libavfilter/buffersink.h" nogil:
     int av_buffersink_get_w(const AVFilterContext *ctx)
     int av_buffersink_get_h(const AVFilterContext *ctx)
     int av_buffersink_get_sample_rate(const AVFilterContext *ctx)
+    int av_buffersink_get_channels(const AVFilterContext *ctx)

@@ -15,7 +15,12 @@ cdef extern from "libavformat/avformat.h" nogil:
     int AVFMT_NOFILE
     int AVIO_FLAG_READ
 
+    int AVSEEK_FORCE
+    ctypedef struct AVIOInterruptCB:
+        int (*callback)(void *opaque) noexcept nogil
+        void *opaque
     ctypedef struct AVIOContext:
+        unsigned char *buffer
         int seekable
         int eof_reached
         int error
@@ -49,6 +54,7 @@ cdef extern from "libavformat/avformat.h" nogil:
         AVDictionary *metadata
         int64_t probesize
         int64_t max_analyze_duration
+        AVIOInterruptCB interrupt_callback
 
     AVFormatContext *avformat_alloc_context()
     void avformat_free_context(AVFormatContext *s)

@@ -1,6 +1,10 @@
 # libavutil: only what spdl uses. Declared nogil so the hot loops can call it without the GIL.
 from libc.stdint cimport int64_t, uint8_t, uint64_t
 
+cdef extern from "<stdarg.h>":
+    ctypedef struct va_list:
+        pass
+
 cdef extern from "libavutil/avutil.h" nogil:
     unsigned avutil_version()
     const char *avutil_configuration()
@@ -56,12 +60,16 @@ cdef extern from "libavutil/error.h" nogil:
     int AV_ERROR_MAX_STRING_SIZE
     int av_strerror(int errnum, char *errbuf, size_t errbuf_size)
 
+cdef extern from "libavutil/time.h" nogil:
+    int64_t av_gettime_relative()
+
 cdef extern from "libavutil/mem.h" nogil:
     void *av_malloc(size_t size)
     void *av_mallocz(size_t size)
     void av_free(void *ptr)
     void av_freep(void *ptr)
     void av_max_alloc(size_t max)
+    char *av_strdup(const char *s)
 
 cdef extern from "libavutil/dict.h" nogil:
     ctypedef struct AVDictionary:
@@ -88,6 +96,11 @@ cdef extern from "libavutil/log.h" nogil:
     int AV_LOG_TRACE
     void av_log_set_level(int level)
     int av_log_get_level()
+    ctypedef void (*av_log_callback_fn)(void *avcl, int level, const char *fmt, va_list vl) noexcept nogil
+    void av_log_set_callback(av_log_callback_fn callback)
+    void av_log_default_callback(void *avcl, int level, const char *fmt, va_list vl)
+    int av_log_format_line2(void *ptr, int level, const char *fmt, va_list vl, char *line,
+                            int line_size, int *print_prefix)
 
 cdef extern from "libavutil/pixfmt.h" nogil:
     enum AVPixelFormat:
@@ -157,6 +170,8 @@ cdef extern from "libavutil/channel_layout.h" nogil:
     void av_channel_layout_default(AVChannelLayout *ch_layout, int nb_channels)
     int av_channel_layout_copy(AVChannelLayout *dst, const AVChannelLayout *src)
     void av_channel_layout_uninit(AVChannelLayout *channel_layout)
+    int av_channel_layout_from_string(AVChannelLayout *channel_layout, const char *str)
+    int AV_CHANNEL_ORDER_UNSPEC
 
 cdef extern from "libavutil/frame.h" nogil:
     int AV_NUM_DATA_POINTERS
@@ -177,6 +192,10 @@ cdef extern from "libavutil/frame.h" nogil:
         AVRational sample_aspect_ratio
         int decode_error_flags
         int flags
+        int color_range
+        int colorspace
+        int64_t pkt_duration
+    int AV_FRAME_FLAG_CORRUPT
     AVFrame *av_frame_alloc()
     void av_frame_free(AVFrame **frame)
     int av_frame_ref(AVFrame *dst, const AVFrame *src)

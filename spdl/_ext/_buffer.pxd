@@ -1,0 +1,19 @@
+# CPUBuffer: one contiguous, owned, typed block of host memory. See _buffer.pyx.
+
+cdef enum:
+    MAX_NDIM = 8
+
+cdef class CPUBuffer:
+    cdef void *data
+    cdef size_t nbytes
+    cdef int ndim
+    cdef Py_ssize_t shape_[MAX_NDIM]
+    cdef Py_ssize_t strides_[MAX_NDIM]
+    cdef Py_ssize_t itemsize_
+    cdef int dtype_id
+    cdef int exports
+    cdef object __weakref__
+
+# Allocate an uninitialized C-contiguous buffer of `shape` and `dtype` ("uint8", "uint16",
+# "int16", "int32", "int64", "float32", "float64"); fill it through `buf.data` (nogil is fine).
+cdef CPUBuffer new_cpu_buffer(tuple shape, str dtype)
