@@ -1,3 +1,5 @@
-"""Data loaders built on ``spdl.pipeline``."""
+"""Data loaders built on ``spdl.pipeline``: batches for a training loop, loaded on threads."""
 
-__all__: list[str] = []
+from ._dataloader import DataLoader
+
+__all__ = ["DataLoader"]
