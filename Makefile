@@ -9,7 +9,7 @@ PIP := $(PY) -m pip --disable-pip-version-check -q
 BUILD_DEPS := meson-python>=0.15 meson>=1.1 ninja Cython>=3.0.8 numpy>=1.24
 MESON_FILES := meson.build meson.options $(wildcard spdl/meson.build spdl/*/meson.build)
 
-.PHONY: run test lint docs setup system clean fuzz
+.PHONY: run test lint docs setup system clean fuzz soak
 
 run: setup
 	$(VENV)/bin/spdl info
@@ -28,10 +28,14 @@ docs: setup
 
 # Long reliability runs, not part of `make test` (which runs short fixed-seed versions):
 # `make fuzz SECONDS=900 [SEED=1]` mutates the test media against every byte-parsing entry point;
+# `make soak SECONDS=600` runs mixed decoding on 8 threads and checks it against one thread.
 SECONDS ?= 300
 SEED ?= 0
 fuzz: setup
 	$(PY) -m fuzz --seconds $(SECONDS) --seed $(SEED)
+
+soak: setup
+	$(PY) -m fuzz.soak --seconds $(SECONDS) --seed $(SEED)
 
 setup: system $(VENV)/.installed
 

@@ -358,3 +358,49 @@ def test_process_pool_stage_without_faults_delivers_everything(no_thread_left):
         )
         with pipeline.auto_stop():
             assert list(pipeline) == [x * x for x in range(40)]
+
+
+_EXIT_SCRIPT = textwrap.dedent(
+    """
+    import itertools, sys, time
+    from spdl.pipeline import PipelineBuilder
+
+    def op(x):
+        if sys.argv[1] == "stuck" and x == 5:
+            time.sleep(3600)  # an op that never returns (a dead network mount, a stuck driver)
+        return x
+
+    pipeline = (PipelineBuilder().add_source(itertools.count()).pipe(op, concurrency=2)
+                .add_sink().build(num_threads=2))
+    it = iter(pipeline)
+    for _ in range(8):
+        next(it)
+    print("leaving", flush=True)
+    """
+)
+
+
+@pytest.mark.parametrize(
+    "mode",
+    [
+        "running",
+        pytest.param(
+            "stuck",
+            marks=pytest.mark.xfail(
+                reason="the shared ThreadPoolExecutor's workers are non-daemon threads, which the "
+                "interpreter joins at exit: a sync op that never returns blocks exit forever",
+                strict=True,
+            ),
+        ),
+    ],
+)
+def test_interpreter_exits_with_a_pipeline_still_running(mode):
+    """The script leaves without stopping its pipeline: the interpreter must still exit."""
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-c", _EXIT_SCRIPT, mode], capture_output=True, text=True, timeout=10
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail("the interpreter did not exit within 10 s")
+    assert "leaving" in proc.stdout
+    assert proc.returncode == 0, proc.stderr
