@@ -7,6 +7,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
 BUILD_DEPS := meson-python>=0.15 meson>=1.1 ninja Cython>=3.0.8 numpy>=1.24
+# The tests need only a CPU build of PyTorch; pinning the release keeps pip from choosing a
+# newer, CUDA-enabled build of several GB. Override with `make test TORCH=torch==X`.
+TORCH ?= torch==2.13.0
 MESON_FILES := meson.build meson.options $(wildcard spdl/meson.build spdl/*/meson.build)
 
 .PHONY: run test lint docs setup system clean fuzz soak
@@ -49,6 +52,7 @@ $(VENV)/.created:
 $(VENV)/.deps: $(VENV)/.created
 	$(PIP) install --upgrade pip
 	$(PIP) install $(foreach d,$(BUILD_DEPS),'$(d)')
+	$(PIP) install '$(TORCH)'
 	touch $@
 
 # An editable install: meson rebuilds changed Cython modules on the next import.
