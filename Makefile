@@ -12,7 +12,7 @@ BUILD_DEPS := meson-python>=0.15 meson>=1.1 ninja Cython>=3.0.8 numpy>=1.24
 TORCH ?= torch==2.13.0
 MESON_FILES := meson.build meson.options $(wildcard spdl/meson.build spdl/*/meson.build)
 
-.PHONY: run test lint docs setup system clean fuzz soak
+.PHONY: run test lint docs setup system clean fuzz soak test-live
 
 run: setup
 	$(VENV)/bin/spdl info
@@ -39,6 +39,17 @@ fuzz: setup
 
 soak: setup
 	$(PY) -m fuzz.soak --seconds $(SECONDS) --seed $(SEED)
+
+# The whole suite on a debug build that counts live native objects per owning class
+# (meson -Dlive_counters=true), in its own venv and build folder; it fails if any is left alive.
+LIVE_VENV := .venv-live
+test-live: system
+	test -x $(LIVE_VENV)/bin/python || $(PYTHON) -m venv $(LIVE_VENV)
+	$(LIVE_VENV)/bin/python -m pip --disable-pip-version-check -q install $(foreach d,$(BUILD_DEPS),'$(d)')
+	$(LIVE_VENV)/bin/python -m pip --disable-pip-version-check -q install --no-build-isolation \
+	  -Cbuild-dir=build-live -Csetup-args=-Dbuildtype=debug -Csetup-args=-Dlive_counters=true \
+	  -e '.[test]'
+	$(LIVE_VENV)/bin/pytest
 
 setup: system $(VENV)/.installed
 

@@ -51,3 +51,26 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "cuda" in item.keywords:
             item.add_marker(skip)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """In a build with live-object counters (meson -Dlive_counters=true), every native object
+    made during the run must be freed by its end: a nonzero count is a leak and fails the run."""
+    import gc
+
+    try:
+        from spdl._ext import _live
+    except ImportError:
+        return
+    if not _live.enabled():
+        return
+    gc.collect()
+    alive = {name: n for name, n in _live.live_objects().items() if n}
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if alive:
+        if reporter is not None:
+            reporter.write_line(f"LEAK: native objects still alive at the end: {alive}", red=True)
+        session.exitstatus = 1
+    elif reporter is not None:
+        counted = sorted(_live.live_objects())
+        reporter.write_line(f"live-object counters: all zero ({', '.join(counted)})")
