@@ -19,9 +19,17 @@ from spdl._ext._error import (
 
 from . import utils
 from ._array import to_numpy, to_torch
+from ._cuda_buffer import CUDABuffer, CUDAConfig, cuda_config, to_cupy
+from ._cuda_libs import CUDANotAvailableError
+from ._cuda_transfer import transfer_buffer
+from ._nvdec import decode_packets_nvdec, demux_annexb, streaming_load_video_nvdec
+from ._nvjpeg import decode_image_nvjpeg, load_image_batch_nvjpeg
 
 __all__ = [
     "CPUBuffer",
+    "CUDABuffer",
+    "CUDAConfig",
+    "CUDANotAvailableError",
     "DecodeError",
     "DemuxError",
     "FilterError",
@@ -31,7 +39,15 @@ __all__ = [
     "MediaTooLargeError",
     "TruncatedMediaError",
     "UnsupportedMediaError",
+    "cuda_config",
+    "decode_image_nvjpeg",
+    "decode_packets_nvdec",
+    "demux_annexb",
+    "load_image_batch_nvjpeg",
+    "streaming_load_video_nvdec",
+    "to_cupy",
     "to_numpy",
     "to_torch",
+    "transfer_buffer",
     "utils",
 ]
