@@ -296,6 +296,9 @@ def test_annexb_reader_errors(tmp_path):
         _annexb.AnnexBReader(noise)
     assert info.value.step == "open" and info.value.code < 0
     assert str(noise) in str(info.value)
+    with pytest.raises(spdl.io.DemuxError) as info:
+        spdl.io.demux_annexb(noise)
+    assert info.value.source == str(noise) and info.value.step == "demux"
     with pytest.raises(TypeError):
         spdl.io.demux_annexb(b"bytes are not supported yet")
 
