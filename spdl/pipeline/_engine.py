@@ -44,6 +44,9 @@ _LG = logging.getLogger("spdl.pipeline")
 _NEW, _RUNNING, _STOPPING, _STOPPED = range(4)
 _MAX_CAUSES = 100
 _perf = time.perf_counter
+# Rough cost of starting a runner (submit, thread wake-up, GIL hand-over), in seconds: a stage
+# with work waiting starts another runner only when that work takes longer than this.
+_SPAWN_COST = 50e-6
 
 # Marks the threads that run our code, so that stop() called from one of them does not wait for
 # itself.
@@ -255,36 +258,43 @@ class Engine:
     # Bookkeeping, all under self._lock. `starts` collects runners to start once it is released.
 
     def _kick(self, st: Stage, starts: list) -> None:
-        """Start as many runners of ``st`` as it has work, room and concurrency for."""
-        if self._stopping or st.finished:
+        """Start one more runner of ``st`` if it has work, room and concurrency for it.
+
+        One at a time: a runner that finds more work waiting when it takes an item starts the
+        next one (see ``_pick``), so a fast op is served by one runner going through a batch,
+        and a slow op gets up to ``concurrency`` runners, one wake-up after another.
+        """
+        if self._stopping or st.finished or st.running >= st.concurrency:
             return
-        n = st.concurrency - st.running
-        if n <= 0:
-            return
+        starting = st.starting
         up = st.up
         work = len(st.parked)
         if up is not None and up.out:
             work += min(len(up.out), st.concurrency - st.inflight)
-        if work <= 0:
+        if work <= starting:
             return
         room = st.slots - st.reserved - len(st.out)
-        if room <= 0:
-            if not (st.ordered and st.next_emit in st.parked and not st.out):
-                return
-            room = 1
-        n = min(n, work, room)
+        # No room: only the head of an ordered stage, parked, may go on (into an empty queue).
+        if room <= starting and (
+            starting or st.out or not st.ordered or st.next_emit not in st.parked
+        ):
+            return
         if st.blocked_since is not None:
             st.put_wait += _perf() - st.blocked_since
             st.blocked_since = None
-        st.running += n
-        self._active += n
-        starts.append((st, n))
+        st.running += 1
+        st.starting += 1
+        self._active += 1
+        starts.append((st, 1))
 
-    def _pick(self, st: Stage, starts: list) -> list | None:
+    def _pick(self, st: Stage, starts: list, first: bool = False) -> list | None:
         """The next work for a runner of ``st`` with one slot reserved for it, or None.
 
-        Returns ``[seq, item, generator, seconds so far]``; ``generator`` is None for a new item.
+        ``first`` is true for a runner's first call. Returns ``[seq, item, generator, seconds
+        so far]``; ``generator`` is None for a new item.
         """
+        if first:
+            st.starting -= 1
         if self._stopping:
             return None
         held = st.reserved + len(st.out)
@@ -306,6 +316,8 @@ class Engine:
             st.inflight += 1
             seq = st.next_seq
             st.next_seq = seq + 1
+            if up.out and not st.starting and st.running < st.concurrency and _worth(st):
+                self._kick(st, starts)
             return [seq, item, None, 0.0]
         return None
 
@@ -329,11 +341,13 @@ class Engine:
         st.num_got += 1
         if not st.out:
             st.ready_total += _perf() - st.ready_since
-        if st.running < st.concurrency and not st.finished:
-            if st.running == 0:
-                room = st.slots - st.reserved - len(st.out)
-                if room < st.resume_at and st.out:
-                    return
+        if st.finished:
+            return
+        if st.running == 0:
+            if st.slots - st.reserved - len(st.out) >= st.resume_at or not st.out:
+                self._kick(st, starts)
+        elif st.running < st.concurrency and not st.starting and _worth(st):
+            # Busy runners take the freed slot themselves; add one only for slow work.
             self._kick(st, starts)
 
     def _put(self, st: Stage, value: object, starts: list) -> None:
@@ -349,7 +363,11 @@ class Engine:
         if down is None:
             if self._consumer_waiting:
                 self._cond.notify()
-        elif down.running < down.concurrency:
+        elif (
+            down.running < down.concurrency
+            and not down.starting
+            and (not down.running or _worth(down))
+        ):
             self._kick(down, starts)
 
     def _emit(self, st: Stage, seq: int, value: object, starts: list) -> None:
@@ -470,6 +488,7 @@ class Engine:
                         if not self._stopping:
                             self._causes.append((st.name, e))
                             self._fail(f"Could not start a task of stage {st.name!r}: {e}")
+                        st.starting -= 1
                         self._exit_runner(st, more)
 
     # ----------------------------------------------------------------------------------------
@@ -484,7 +503,7 @@ class Engine:
         exited = False
         try:
             with lock:
-                work = self._pick(st, starts)
+                work = self._pick(st, starts, first=True)
                 if work is None:
                     exited = True
                     self._exit_runner(st, starts)
@@ -604,7 +623,7 @@ class Engine:
     def _submit_future(self, st: Stage) -> None:
         starts: list = []
         with self._lock:
-            work = self._pick(st, starts)
+            work = self._pick(st, starts, first=True)
             if work is None:
                 self._exit_runner(st, starts)
         if work is not None:
@@ -686,21 +705,33 @@ class Engine:
     def _spawn_async(self, st: Stage) -> None:
         if self._stopping:
             with self._lock:
+                st.starting -= 1
                 self._exit_runner(st, [])
             return
-        task = self._loop.create_task(self._run_async(st))
+        flags = [False, False]  # [looked for work, exited]
+        task = self._loop.create_task(self._run_async(st, flags))
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(lambda task: self._async_done(st, flags, task))
 
-    async def _run_async(self, st: Stage) -> None:
+    def _async_done(self, st: Stage, flags: list, task: asyncio.Task) -> None:
+        # A task cancelled before its first step never runs its body: account for it here.
+        self._tasks.discard(task)
+        looked, exited = flags
+        if not exited:
+            with self._lock:
+                if not looked:
+                    st.starting -= 1
+                self._exit_runner(st, [])
+
+    async def _run_async(self, st: Stage, flags: list) -> None:
         lock = self._lock
         starts: list = []
-        exited = False
         try:
             with lock:
-                work = self._pick(st, starts)
+                work = self._pick(st, starts, first=True)
+                flags[0] = True
                 if work is None:
-                    exited = True
+                    flags[1] = True
                     self._exit_runner(st, starts)
             while work is not None:
                 if starts:
@@ -730,25 +761,20 @@ class Engine:
                             self._finish_task(st, seq, False, starts)
                         work = self._pick(st, starts)
                         if work is None:
-                            exited = True
+                            flags[1] = True
                             self._exit_runner(st, starts)
                     continue
                 work = await self._drive_agen(st, seq, item, gen, spent, starts)
                 if work is None:
-                    exited = True
+                    flags[1] = True
             if starts:
                 self._launch(starts)
         except asyncio.CancelledError:
-            with lock:
-                if not exited:
-                    self._exit_runner(st, starts)
             raise
         except BaseException as e:
             with lock:
                 self._causes.append((st.name, e))
                 self._fail(f"Internal error in stage {st.name!r}: {e!r}")
-                if not exited:
-                    self._exit_runner(st, starts)
             raise
 
     async def _drive_agen(self, st, seq, item, agen, spent, starts):
@@ -864,6 +890,19 @@ class Engine:
         _tls.engine = self
         while not self._stop_event.wait(self._interval):
             self._call_hook(final=False)
+
+
+def _worth(st: Stage) -> bool:
+    """Whether a busy stage should start one more runner for the items waiting at its input.
+
+    It pays off only if that work outlasts starting a runner; until a few tasks were timed,
+    assume it does.
+    """
+    if st.up is None:
+        return False
+    hist = st.hist
+    count = hist.count
+    return count < 4 or hist.total * len(st.up.out) > _SPAWN_COST * count
 
 
 # Engines that are running, stopped before the interpreter joins its threads at exit.

@@ -98,6 +98,7 @@ class Stage:
         "resume_at",
         "running",
         "slots",
+        "starting",
         "starved_since",
         "up",
     )
@@ -139,6 +140,7 @@ class Stage:
         self.out: deque = deque()
         self.reserved = 0  # slots held by tasks and by results waiting for their turn
         self.running = 0  # runners (or futures) started and not yet exited
+        self.starting = 0  # runners started that have not yet looked for work
         self.inflight = 0  # items taken and not finished, parked generators included
         self.parked: dict[int, list] = {}  # seq -> [item, generator, seconds so far]
         self.pending: dict[int, list] = {}  # seq -> [values, done] (output_order="input")
