@@ -320,3 +320,46 @@ def test_pipeline_runs_once(no_thread_left):
     assert isinstance(pipeline, Pipeline)
     assert list(pipeline) == [0, 1, 2, 3, 4]
     assert list(pipeline) == []
+
+
+def _cube(x):
+    return x**3
+
+
+def _pid_pairs(x):
+    import os
+
+    yield (x, os.getpid())
+    yield (-x, os.getpid())
+
+
+def test_process_pool_stage(no_thread_left):
+    import multiprocessing
+    import os
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool:
+        out = _run(
+            PipelineBuilder()
+            .add_source(range(30))
+            .pipe(_cube, executor=pool, concurrency=2, output_order="input")
+            .pipe(_pid_pairs, executor=pool, concurrency=2, output_order="input")
+        )
+    assert [v for v, _ in out] == [s * x**3 for x in range(30) for s in (1, -1)]
+    pids = {pid for _, pid in out}
+    assert os.getpid() not in pids and 1 <= len(pids) <= 2
+
+
+def test_own_thread_pool_stage(no_thread_left):
+    from concurrent.futures import ThreadPoolExecutor
+
+    names = set()
+
+    def where(x):
+        names.add(threading.current_thread().name)
+        return x
+
+    with ThreadPoolExecutor(2, thread_name_prefix="mine") as pool:
+        out = _run(PipelineBuilder().add_source(range(20)).pipe(where, executor=pool))
+    assert sorted(out) == list(range(20))
+    assert names and all(n.startswith("mine") for n in names)

@@ -10,6 +10,7 @@ from ._builder import PipelineBuilder
 from ._failure import PipelineFailure
 from ._pipeline import Pipeline
 from ._stats import LoggingStatsHook, PipelineStats, QueuePerfStats, StatsHook, TaskPerfStats
+from ._subprocess import iterate_in_subprocess, run_pipeline_in_subprocess
 
 __all__ = [
     "LoggingStatsHook",
@@ -20,4 +21,6 @@ __all__ = [
     "QueuePerfStats",
     "StatsHook",
     "TaskPerfStats",
+    "iterate_in_subprocess",
+    "run_pipeline_in_subprocess",
 ]
