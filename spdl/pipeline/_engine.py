@@ -302,11 +302,13 @@ class Engine:
         if parked:
             if st.ordered and st.next_emit in parked and (held < st.slots or not st.out):
                 st.reserved += 1
+                st.executing += 1
                 entry = parked.pop(st.next_emit)
                 return [st.next_emit, *entry]
             if held < st.slots:
                 seq = next(iter(parked))
                 st.reserved += 1
+                st.executing += 1
                 return [seq, *parked.pop(seq)]
         up = st.up
         if up is not None and up.out and held < st.slots and st.inflight < st.concurrency:
@@ -314,9 +316,18 @@ class Engine:
             self._taken(up, starts)
             st.reserved += 1
             st.inflight += 1
+            st.executing += 1
             seq = st.next_seq
             st.next_seq = seq + 1
-            if up.out and not st.starting and st.running < st.concurrency and _worth(st):
+            if (
+                up.out
+                and not st.starting
+                and st.running < st.concurrency
+                and st.executing >= st.running
+                and _slow(st)
+            ):
+                # Every runner, this one included, is busy with a task, and the work waiting
+                # takes longer than starting a runner: start the next one.
                 self._kick(st, starts)
             return [seq, item, None, 0.0]
         return None
@@ -346,8 +357,9 @@ class Engine:
         if st.running == 0:
             if st.slots - st.reserved - len(st.out) >= st.resume_at or not st.out:
                 self._kick(st, starts)
-        elif st.running < st.concurrency and not st.starting and _worth(st):
-            # Busy runners take the freed slot themselves; add one only for slow work.
+        elif st.running < st.concurrency and not st.starting and _all_busy(st):
+            # Runners between tasks take the freed slot themselves; add one only if every
+            # runner is inside a (maybe long) task.
             self._kick(st, starts)
 
     def _put(self, st: Stage, value: object, starts: list) -> None:
@@ -363,11 +375,7 @@ class Engine:
         if down is None:
             if self._consumer_waiting:
                 self._cond.notify()
-        elif (
-            down.running < down.concurrency
-            and not down.starting
-            and (not down.running or _worth(down))
-        ):
+        elif down.running < down.concurrency and not down.starting and _all_busy(down):
             self._kick(down, starts)
 
     def _emit(self, st: Stage, seq: int, value: object, starts: list) -> None:
@@ -524,6 +532,7 @@ class Engine:
                     if failed is not None:
                         self._log_failure(st, item, failed)
                     with lock:
+                        st.executing -= 1
                         st.hist.add(dt)
                         st.busy += dt
                         if failed is not None:
@@ -587,6 +596,7 @@ class Engine:
                 self._emit(st, seq, value, starts)
                 if self._reserve(st, seq):
                     continue
+                st.executing -= 1
                 st.parked[seq] = [item, gen, spent]
                 work = self._pick(st, starts)
                 if work is None:
@@ -597,6 +607,7 @@ class Engine:
         if exc is not None and st.kind != SOURCE:
             self._log_failure(st, item, exc)
         with self._lock:
+            st.executing -= 1
             if st.kind == SOURCE:
                 if exc is not None:
                     self._causes.append((st.name, exc))
@@ -633,6 +644,7 @@ class Engine:
                 fut = st.executor.submit(st.remote_op, item)
             except Exception as e:
                 with self._lock:
+                    st.executing -= 1
                     self._causes.append((st.name, e))
                     self._fail(f"Could not submit a task of stage {st.name!r}: {e!r}")
                     self._exit_runner(st, starts)
@@ -652,12 +664,14 @@ class Engine:
         starts: list = []
         if fut.cancelled():
             with self._lock:
+                st.executing -= 1
                 self._exit_runner(st, starts)
             return
         exc = fut.exception()
         if exc is not None:
             self._log_failure(st, item, exc)
         with self._lock:
+            st.executing -= 1
             st.hist.add(dt)
             st.busy += dt
             holds = True
@@ -749,6 +763,7 @@ class Engine:
                     if failed is not None:
                         self._log_failure(st, item, failed)
                     with lock:
+                        st.executing -= 1
                         st.hist.add(dt)
                         st.busy += dt
                         if failed is not None:
@@ -805,6 +820,7 @@ class Engine:
                 self._emit(st, seq, value, starts)
                 if self._reserve(st, seq):
                     continue
+                st.executing -= 1
                 st.parked[seq] = [item, agen, spent]
                 work = self._pick(st, starts)
                 if work is None:
@@ -815,6 +831,7 @@ class Engine:
         if exc is not None and st.kind != ASYNC_SOURCE:
             self._log_failure(st, item, exc)
         with self._lock:
+            st.executing -= 1
             if st.kind == ASYNC_SOURCE:
                 if exc is not None:
                     self._causes.append((st.name, exc))
@@ -892,14 +909,20 @@ class Engine:
             self._call_hook(final=False)
 
 
-def _worth(st: Stage) -> bool:
-    """Whether a busy stage should start one more runner for the items waiting at its input.
+def _all_busy(st: Stage) -> bool:
+    """Whether every runner of ``st`` is inside a task (so none will take new work soon).
 
-    It pays off only if that work outlasts starting a runner; until a few tasks were timed,
-    assume it does.
+    A runner between tasks will take the next waiting item itself; starting another one for it
+    would cost a thread wake-up for nothing. A runner inside a task may stay there for long.
     """
-    if st.up is None:
-        return False
+    return st.executing >= st.running
+
+
+def _slow(st: Stage) -> bool:
+    """Whether the items waiting at the input of ``st`` take longer than starting a runner.
+
+    Judged from the stage's mean task time; until a few tasks were timed, assume they do.
+    """
     hist = st.hist
     count = hist.count
     return count < 4 or hist.total * len(st.up.out) > _SPAWN_COST * count

@@ -71,6 +71,7 @@ class Stage:
         "busy",
         "concurrency",
         "down",
+        "executing",
         "executor",
         "failures",
         "finished",
@@ -141,6 +142,7 @@ class Stage:
         self.reserved = 0  # slots held by tasks and by results waiting for their turn
         self.running = 0  # runners (or futures) started and not yet exited
         self.starting = 0  # runners started that have not yet looked for work
+        self.executing = 0  # runners inside a task (from taking it to reporting its end)
         self.inflight = 0  # items taken and not finished, parked generators included
         self.parked: dict[int, list] = {}  # seq -> [item, generator, seconds so far]
         self.pending: dict[int, list] = {}  # seq -> [values, done] (output_order="input")
