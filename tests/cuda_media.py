@@ -40,15 +40,20 @@ VIDEOS = {
 
 
 def make_all(folder: Path) -> Path:
-    """Write every test file and its reference decode (``NAME.rgb24.npy``) into ``folder``."""
+    """Write every test file and its reference decode (``NAME.rgb24.npz``) into ``folder``."""
     folder.mkdir(parents=True, exist_ok=True)
     for name, kw in JPEGS.items():
         path = media.make_image(folder / name, **kw)
-        np.save(folder / f"{name}.rgb24.npy", media.reference_video(path, pix_fmt="rgb24")[0])
+        _save(folder, name, media.reference_video(path, pix_fmt="rgb24")[0])
     for name, kw in VIDEOS.items():
         path = media.make_video(folder / name, **kw)
-        np.save(folder / f"{name}.rgb24.npy", media.reference_video(path, pix_fmt="rgb24"))
+        _save(folder, name, media.reference_video(path, pix_fmt="rgb24"))
     return folder
+
+
+def _save(folder: Path, name: str, array: np.ndarray) -> None:
+    # Compressed: the references travel to the GPU machine, where room is counted.
+    np.savez_compressed(folder / f"{name}.rgb24.npz", rgb24=array)
 
 
 def media_folder(tmp_factory) -> Path:
@@ -61,7 +66,8 @@ def media_folder(tmp_factory) -> Path:
 
 def reference(folder: Path, name: str) -> np.ndarray:
     """The ffmpeg CLI's rgb24 decode of ``name``: (H, W, 3) for images, (N, H, W, 3) for video."""
-    return np.load(folder / f"{name}.rgb24.npy")
+    with np.load(folder / f"{name}.rgb24.npz") as f:
+        return f["rgb24"]
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:

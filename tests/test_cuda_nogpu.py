@@ -30,6 +30,8 @@ def _has_gpu() -> bool:
 
 
 no_gpu = pytest.mark.skipif(_has_gpu(), reason="checks the no-GPU error paths")
+# The GPU machine has no ffmpeg command: tests that make media there are skipped.
+needs_ffmpeg = pytest.mark.skipif(cuda_media.media.FFMPEG is None, reason="no ffmpeg command")
 
 
 def test_import_needs_no_cuda():
@@ -110,6 +112,7 @@ def test_cuda_buffer_interfaces():
 
 
 @no_gpu
+@needs_ffmpeg
 def test_entry_points_raise_one_clear_error(tmp_path):
     """Without a GPU (or CuPy) every entry point raises CUDANotAvailableError naming what's missing."""
     import spdl.io
@@ -249,6 +252,7 @@ def test_tolerance_helper():
         cuda_media.assert_gpu_close(c, a)
 
 
+@needs_ffmpeg
 @pytest.mark.parametrize(
     ("codec", "bsf", "fmt"),
     [("libx264", "h264_mp4toannexb", "h264"), ("libx265", "hevc_mp4toannexb", "hevc")],
@@ -271,6 +275,7 @@ def data_starts_with_start_code(data: bytes) -> bool:
     return data.startswith(b"\x00\x00\x00\x01") or data.startswith(b"\x00\x00\x01")
 
 
+@needs_ffmpeg
 def test_annexb_reader_reads_in_bounded_chunks(tmp_path):
     from spdl._ext import _annexb
 
