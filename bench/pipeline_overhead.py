@@ -93,6 +93,51 @@ def _hash_run(concurrency: int, expected: list[bytes]) -> int:
     return len(out)
 
 
+def _tpe_hash_run(workers: int, expected: list[bytes]) -> int:
+    with ThreadPoolExecutor(workers) as executor:
+        out = list(executor.map(_sha, range(len(_BUFFERS))))
+    if out != expected:
+        raise AssertionError("wrong digests")
+    return len(out)
+
+
+def _scaling(run, reference, runs: int) -> dict:
+    """Items/s of ``run(1)`` and ``run(2)`` measured in alternation, and their ratio.
+
+    Alternating (1, 2, 1, 2, ...) and taking the median of the per-pair ratios keeps load from
+    other processes, which drifts over seconds, out of the ratio as far as possible.
+    ``reference`` (``ThreadPoolExecutor.map`` with 1 and 2 workers) is measured in the same
+    rounds: it shows how much two threads can gain on this machine at that moment.
+    """
+    rates: dict = {1: [], 2: [], "ref1": [], "ref2": []}
+    for round_ in range(runs + 1):  # the first round warms up
+        for key, fn, arg in (
+            (1, run, 1),
+            (2, run, 2),
+            ("ref1", reference, 1),
+            ("ref2", reference, 2),
+        ):
+            if fn is None:
+                continue
+            t0 = time.perf_counter()
+            items = fn(arg)
+            rate = items / (time.perf_counter() - t0)
+            if round_:
+                rates[key].append(rate)
+    out = {
+        "concurrency 1": _harness.summarize(rates[1]),
+        "concurrency 2": _harness.summarize(rates[2]),
+        "scaling": _harness.summarize([b / a for a, b in zip(rates[1], rates[2], strict=True)])[
+            "median"
+        ],
+    }
+    if reference is not None:
+        out["ThreadPoolExecutor.map scaling"] = _harness.summarize(
+            [b / a for a, b in zip(rates["ref1"], rates["ref2"], strict=True)]
+        )["median"]
+    return out
+
+
 def measure_side(num_items: int, runs: int, with_tpe: bool) -> dict:
     """Measure every configuration with the ``spdl`` this interpreter imports."""
     import spdl
@@ -115,14 +160,17 @@ def measure_side(num_items: int, runs: int, with_tpe: bool) -> dict:
             print(f"[tpe] {key}: {results['noop'][key]['median']:.0f} items/s", flush=True)
     _BUFFERS[:] = [bytes([i]) * HASH_SIZE for i in range(HASH_ITEMS)]
     expected = [hashlib.sha256(b).digest() for b in _BUFFERS]
-    for concurrency in (1, 2):
-        results["sha256"][f"concurrency {concurrency}"] = _harness.measure(
-            lambda c=concurrency: _hash_run(c, expected), runs=runs
-        )
-    one = results["sha256"]["concurrency 1"]["median"]
-    two = results["sha256"]["concurrency 2"]["median"]
-    results["sha256"]["scaling"] = two / one
-    print(f"[{results['spdl']}] sha256 1 MB: {one:.0f} -> {two:.0f} items/s", flush=True)
+    results["sha256"] = _scaling(
+        lambda c: _hash_run(c, expected),
+        (lambda w: _tpe_hash_run(w, expected)) if with_tpe else None,
+        runs,
+    )
+    sha = results["sha256"]
+    print(
+        f"[{results['spdl']}] sha256 1 MB: {sha['concurrency 1']['median']:.0f} -> "
+        f"{sha['concurrency 2']['median']:.0f} items/s ({sha['scaling']:.2f}x)",
+        flush=True,
+    )
     return results
 
 
@@ -160,6 +208,11 @@ def _table(ours: dict, peer: dict | None) -> str:
     else:
         line += " | |"
     lines.append(line)
+    if "ThreadPoolExecutor.map scaling" in sha:
+        lines.append(
+            f"| sha256, ThreadPoolExecutor.map 1 -> 2 workers (this machine's ceiling) | "
+            f"{sha['ThreadPoolExecutor.map scaling']:.2f}x | | | |"
+        )
     return "\n".join(lines)
 
 
