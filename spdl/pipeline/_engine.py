@@ -174,13 +174,13 @@ class Engine:
         for fut in list(self._futures):
             fut.cancel()
         with self._lock:
-            if not inside and not self._cond.wait_for(lambda: self._active == 0, timeout):
+            if not inside and not self._cond.wait_for(lambda: self._active <= 0, timeout):
                 _LG.warning(
                     "Pipeline stop: %d task(s) still running after %.1f s; not waiting further.",
                     self._active,
                     timeout,
                 )
-            idle = self._active == 0
+            idle = self._active <= 0
             parked = [entry[1] for st in self._stages for entry in st.parked.values()]
             for st in self._stages:
                 st.parked.clear()
@@ -344,7 +344,7 @@ class Engine:
             elif up is not None and not up.finished and up.starved_since is None:
                 up.starved_since = _perf()
             self._maybe_finish(st, starts)
-        if self._stopping and self._active == 0:
+        if self._stopping and self._active <= 0:
             self._cond.notify_all()
 
     def _taken(self, st: Stage, starts: list) -> None:
@@ -481,23 +481,29 @@ class Engine:
     # Starting runners (outside the lock)
 
     def _launch(self, starts: list) -> None:
-        for st, n in starts:
-            for _ in range(n):
-                try:
-                    if st.mode == RUNNER:
-                        st.executor.submit(self._run_sync, st)
-                    elif st.mode == LOOP:
-                        self._loop.call_soon_threadsafe(self._spawn_async, st)
-                    else:
-                        self._submit_future(st)
-                except RuntimeError as e:  # the executor or loop is shut down
-                    more: list = []
-                    with self._lock:
-                        if not self._stopping:
-                            self._causes.append((st.name, e))
-                            self._fail(f"Could not start a task of stage {st.name!r}: {e}")
-                        st.starting -= 1
-                        self._exit_runner(st, more)
+        for i, (st, _) in enumerate(starts):
+            try:
+                if st.mode == RUNNER:
+                    st.executor.submit(self._run_sync, st)
+                elif st.mode == LOOP:
+                    self._loop.call_soon_threadsafe(self._spawn_async, st)
+                else:
+                    self._submit_future(st)
+            except RuntimeError as e:  # the executor or the loop is shut down
+                with self._lock:
+                    if not self._stopping:
+                        self._causes.append((st.name, e))
+                        self._fail(f"Could not start a task of stage {st.name!r}: {e}")
+                    st.starting -= 1
+                    self._exit_runner(st, [])
+            except BaseException:
+                # KeyboardInterrupt in the consumer: the runners not started must not be
+                # waited for by stop().
+                with self._lock:
+                    for st_, _ in starts[i:]:
+                        st_.starting -= 1
+                        self._exit_runner(st_, [])
+                raise
 
     # ----------------------------------------------------------------------------------------
     # Sync runners
