@@ -119,14 +119,15 @@ def build_ops(media: dict[str, tuple[str, bytes]], paths: dict[str, str]) -> lis
                 lambda p=shared: io.to_numpy(io.convert_frames(io.decode_packets(p))),
             )
         )
-        ops.append(
-            Op(
-                f"decode_native_then_convert:{name}",
-                lambda p=shared: io.to_numpy(
-                    io.convert_frames(io.decode_packets(p, filter_desc=None))
-                ),
+        if kind != "image":  # native image formats include big-endian ones convert refuses
+            ops.append(
+                Op(
+                    f"decode_native_then_convert:{name}",
+                    lambda p=shared: io.to_numpy(
+                        io.convert_frames(io.decode_packets(p, filter_desc=None))
+                    ),
+                )
             )
-        )
         if kind in ("video", "image") and has("get_video_filter_desc"):
             desc = io.get_video_filter_desc(scale_width=64, scale_height=48, pix_fmt="rgb24")
             ops.append(

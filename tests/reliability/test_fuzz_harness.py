@@ -49,7 +49,7 @@ def runner(tmp_path):
     r.shutdown()
 
 
-@pytest.mark.parametrize("form", targets.FORMS)
+@pytest.mark.parametrize("form", ["bytes", "path"])
 def test_runner_reports_a_native_crash_and_restarts(runner, form):
     verdict = runner.run("selftest_crash", form, targets.TRIGGER + b"!", suffix=".jpg")
     assert verdict["outcome"] == "crash"
