@@ -190,6 +190,19 @@ def _table(ours: dict, peer: dict | None) -> str:
             )
         else:
             lines.append(f"| {key} | {rate:,.0f} | {per_stage:.1f} | | |")
+    for concurrency in (1, 8):
+        cells = []
+        for side in (ours, peer):
+            if side is None:
+                cells.append("")
+                continue
+            one = side["noop"][f"1 stage(s), concurrency {concurrency}"]["median"]
+            three = side["noop"][f"3 stage(s), concurrency {concurrency}"]["median"]
+            cells.append(f"{(1e6 / three - 1e6 / one) / 2:.1f} µs")
+        lines.append(
+            f"| cost of one more stage per item, concurrency {concurrency} | {cells[0]} | "
+            f"| {cells[1]} | |"
+        )
     for workers in (1, 8):
         key = f"ThreadPoolExecutor.map, {workers} worker(s)"
         rate = ours["noop"][key]["median"]

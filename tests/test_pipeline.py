@@ -363,3 +363,43 @@ def test_own_thread_pool_stage(no_thread_left):
         out = _run(PipelineBuilder().add_source(range(20)).pipe(where, executor=pool))
     assert sorted(out) == list(range(20))
     assert names and all(n.startswith("mine") for n in names)
+
+
+@pytest.mark.parametrize("output_order", ["completion", "input"])
+def test_backpressure_bounds_a_generator_stage(output_order, no_thread_left):
+    # One input item expands into 1,000 outputs; a slow consumer must stop the generators
+    # (parked between outputs), not let them fill memory.
+    made = 0
+    lock = threading.Lock()
+
+    def expand(x):
+        nonlocal made
+        for i in range(1000):
+            with lock:
+                made += 1
+            yield (x, i)
+
+    pipeline = (
+        PipelineBuilder()
+        .add_source(range(4))
+        .pipe(expand, concurrency=3, output_order=output_order)
+        .add_sink(2)
+        .build(num_threads=4)
+    )
+    expand_capacity = pipeline.stats().queues[1].capacity
+    assert expand_capacity == 3 + 2
+    consumed = 0
+    seen = []
+    with pipeline.auto_stop():
+        for value in pipeline:
+            consumed += 1
+            seen.append(value)
+            if consumed % 50 == 0:
+                time.sleep(0.01)  # let the producers run ahead as far as they can
+                # Outputs made and not consumed sit in the stage's slots (+1: an ordered
+                # stage's head may go on into an empty queue).
+                assert made - consumed <= expand_capacity + 1
+            if consumed == 500:
+                break
+    if output_order == "input":
+        assert seen == [(0, i) for i in range(500)]
