@@ -24,7 +24,8 @@ import media
 JPEGS = {
     "420.jpg": dict(width=320, height=240, pix_fmt="yuvj420p"),
     "444.jpg": dict(width=256, height=192, pix_fmt="yuvj444p"),
-    "odd.jpg": dict(width=321, height=239, pix_fmt="yuvj420p"),
+    # testsrc (not testsrc2, which rounds to even sizes): odd width and height, partial MCUs.
+    "odd.jpg": dict(width=321, height=239, pix_fmt="yuvj420p", source="testsrc"),
     "gray.jpg": dict(width=160, height=120, pix_fmt="gray"),
 }
 VIDEOS = {

@@ -291,21 +291,27 @@ def test_annexb_reader_reads_in_bounded_chunks(tmp_path):
 
 
 def test_annexb_reader_errors(tmp_path):
-    from spdl._ext import _annexb
-
     with pytest.raises(FileNotFoundError):
         spdl.io.demux_annexb(tmp_path / "missing.mp4")
     noise = tmp_path / "noise.mp4"
     noise.write_bytes(np.random.default_rng(0).integers(0, 256, 5000, dtype=np.uint8).tobytes())
-    with pytest.raises(_annexb.AnnexBError) as info:
-        _annexb.AnnexBReader(noise)
-    assert info.value.step == "open" and info.value.code < 0
-    assert str(noise) in str(info.value)
     with pytest.raises(spdl.io.DemuxError) as info:
         spdl.io.demux_annexb(noise)
-    assert info.value.source == str(noise) and info.value.step == "demux"
-    with pytest.raises(TypeError):
-        spdl.io.demux_annexb(b"bytes are not supported yet")
+    assert str(noise) in info.value.source
+    with pytest.raises(spdl.io.MediaError):
+        spdl.io.demux_annexb(b"not a video at all" * 100)
+
+
+@needs_ffmpeg
+def test_annexb_reads_memory_in_place(tmp_path):
+    path = cuda_media.media.make_video(tmp_path / "v.mp4", duration=0.5)
+    from_path = spdl.io.demux_annexb(path)
+    from_bytes = spdl.io.demux_annexb(path.read_bytes())
+    assert from_bytes.packets == from_path.packets
+    assert (from_bytes.codec, from_bytes.width, from_bytes.height) == ("h264", 320, 240)
+    audio = cuda_media.media.make_audio(tmp_path / "a.wav")
+    with pytest.raises(spdl.io.DemuxError, match="No video stream"):
+        spdl.io.demux_annexb(audio)
 
 
 def test_nvdec_output_size():

@@ -5,8 +5,10 @@ container's extradata; NVDEC wants start codes with the parameter sets in band. 
 ``h264_mp4toannexb`` / ``hevc_mp4toannexb`` bitstream filters do exactly that conversion, so the
 bytes produced here equal ``ffmpeg -i FILE -c:v copy -bsf:v h264_mp4toannexb -f h264 -``.
 
-``AnnexBReader.read(n)`` runs av_read_frame and the filter for up to ``n`` packets with the GIL
-released, then hands back one ``bytes`` per packet.
+The container is opened by ``_source.open_input`` (a path, or bytes/arrays read in place), and
+failures go through the one error table (``_error``), so they are ``spdl.io.MediaError``s naming
+the source. ``AnnexBReader.read(n)`` runs av_read_frame and the filter for up to ``n`` packets with
+the GIL released, then hands back one ``bytes`` per packet.
 """
 
 from libc.errno cimport EAGAIN, ENOMEM
@@ -15,6 +17,8 @@ from libc.stdlib cimport free, malloc
 cimport avcodec as avc
 cimport avformat as avfmt
 cimport avutil as avu
+from spdl._ext._error cimport clear_ffmpeg_log, raise_media_error
+from spdl._ext._source cimport Input, open_input
 
 # Colour fields of AVCodecParameters that the shared declaration does not list (yet): the same C
 # struct under a second Cython name, read through a cast.
@@ -29,27 +33,11 @@ _COLORSPACES = {1: "bt709", 5: "bt601", 6: "bt601", 9: "bt2020", 10: "bt2020"}
 _BSF = {"h264": b"h264_mp4toannexb", "hevc": b"hevc_mp4toannexb"}
 
 
-cdef str _av_error(int code):
-    cdef char buf[256]
-    if avu.av_strerror(code, buf, sizeof(buf)) < 0:
-        return f"FFmpeg error {code}"
-    return buf.decode("utf-8", "replace")
-
-
-class AnnexBError(Exception):
-    """FFmpeg failed while opening or reading; ``step`` and ``code`` (AVERROR) say where and why."""
-
-    def __init__(self, message, step="", code=0):
-        super().__init__(message, step, code)
-        self.step = step
-        self.code = code
-
-    def __str__(self):
-        return self.args[0]
-
-
 cdef class AnnexBReader:
-    """Reads the best video stream of ``path`` as Annex B packets. One thread at a time.
+    """Reads the best video stream of ``src`` as Annex B packets. One thread at a time.
+
+    Args:
+        src: a path, or ``bytes``/``bytearray``/``memoryview``/1-D uint8 array (read in place).
 
     Attributes:
         codec: ``"h264"``, ``"hevc"`` or another FFmpeg codec name (only the first two are
@@ -58,7 +46,8 @@ cdef class AnnexBReader:
             (``"bt601"`` when the stream does not say, as FFmpeg assumes); ``full_range``: bool.
         time_base: (num, den) of packet timestamps.
     """
-    cdef avfmt.AVFormatContext *fmt
+    cdef Input input
+    cdef avfmt.AVFormatContext *fmt  # owned by self.input
     cdef avc.AVBSFContext *bsf
     cdef avc.AVPacket *pkt
     cdef int stream_index
@@ -70,20 +59,13 @@ cdef class AnnexBReader:
     cdef readonly tuple time_base
     cdef readonly str path
 
-    def __cinit__(self, path):
-        self.path = str(path)
-        cdef bytes url = self.path.encode()
-        cdef const char *c_url = url
-        cdef int ret
-        with nogil:
-            ret = avfmt.avformat_open_input(&self.fmt, c_url, NULL, NULL)
-            if ret >= 0:
-                ret = avfmt.avformat_find_stream_info(self.fmt, NULL)
+    def __cinit__(self, src):
+        self.input = open_input(src)  # FileNotFoundError / DemuxError naming the source
+        self.fmt = self.input.fmt_ctx
+        self.path = self.input.name
+        cdef int ret = avfmt.av_find_best_stream(self.fmt, avu.AVMEDIA_TYPE_VIDEO, -1, -1, NULL, 0)
         if ret < 0:
-            raise AnnexBError(f"cannot open {self.path}: {_av_error(ret)}", "open", ret)
-        ret = avfmt.av_find_best_stream(self.fmt, avu.AVMEDIA_TYPE_VIDEO, -1, -1, NULL, 0)
-        if ret < 0:
-            raise AnnexBError(f"{self.path} has no video stream: {_av_error(ret)}", "open", ret)
+            raise_media_error(ret, "demux", self.path, "No video stream")
         self.stream_index = ret
         cdef avfmt.AVStream *st = self.fmt.streams[ret]
         cdef avc.AVCodecParameters *par = st.codecpar
@@ -102,8 +84,9 @@ cdef class AnnexBReader:
             return
         cdef const avc.AVBitStreamFilter *f = avc.av_bsf_get_by_name(<bytes>name)
         if f == NULL:
-            raise AnnexBError(f"this FFmpeg lacks the {name.decode()} bitstream filter", "open",
-                              avu.AVERROR_UNKNOWN)
+            # This FFmpeg build lacks the filter: unsupported here, not broken media.
+            raise_media_error(avu.AVERROR_PATCHWELCOME, "demux", self.path,
+                              f"No {name.decode()} bitstream filter in this FFmpeg")
         ret = avc.av_bsf_alloc(f, &self.bsf)
         if ret >= 0:
             ret = avc.avcodec_parameters_copy(self.bsf.par_in, par)
@@ -111,16 +94,14 @@ cdef class AnnexBReader:
             self.bsf.time_base_in = st.time_base
             ret = avc.av_bsf_init(self.bsf)
         if ret < 0:
-            raise AnnexBError(f"cannot set up {name.decode()} for {self.path}: {_av_error(ret)}",
-                              "open", ret)
+            raise_media_error(ret, "demux", self.path, f"Failed to set up {name.decode()}")
 
     def __dealloc__(self):
         if self.bsf != NULL:
             avc.av_bsf_free(&self.bsf)
         if self.pkt != NULL:
             avc.av_packet_free(&self.pkt)
-        if self.fmt != NULL:
-            avfmt.avformat_close_input(&self.fmt)
+        self.fmt = NULL  # closed by self.input
 
     def read(self, int max_packets):
         """Up to ``max_packets`` Annex B packets, in decode order; ``[]`` once the stream ends.
@@ -136,9 +117,9 @@ cdef class AnnexBReader:
             raise MemoryError()
         cdef int n = 0, ret = 0, i
         cdef bint eof = self.eof
-        cdef str step = "demux"
         try:
             with nogil:
+                clear_ffmpeg_log()
                 while n < max_packets:
                     # Drain what the filter holds before feeding it more.
                     if self.bsf != NULL:
@@ -191,8 +172,8 @@ cdef class AnnexBReader:
             for i in range(n):
                 packets.append(((<char *>out[i].data)[:out[i].size], out[i].pts))
             if ret < 0:
-                raise AnnexBError(f"reading {self.path} failed after {n} packets: "
-                                  f"{_av_error(ret)}", step, ret)
+                raise_media_error(ret, "demux", self.path,
+                                  f"Failed to demux for NVDEC (after {n} packets)")
             return packets
         finally:
             for i in range(n):

@@ -517,6 +517,9 @@ cdef class JpegDecoder:
                             step = b"nvjpegDecodeBatched"
                             st = _nv.nvjpegDecodeBatched(self.hw_handle, self.hw_state, hw_ptrs,
                                                          hw_lens, hw_images, cstream)
+                            if st != nvj.NVJPEG_STATUS_SUCCESS:
+                                # Start the next batch from a clean state.
+                                self.hw_batch_size = -1
                     if st == nvj.NVJPEG_STATUS_SUCCESS:
                         step = b"nvjpegDecode"
                         for j in range(n_sw):

@@ -62,47 +62,25 @@ class AnnexBPackets:
 def _open(src: Any):
     from spdl._ext import _annexb
 
-    if not isinstance(src, (str, os.PathLike)):
-        raise TypeError(f"NVDEC sources are paths for now, not {type(src).__name__}")
-    path = os.fspath(src)
-    if not os.path.exists(path):
-        raise FileNotFoundError(path)
-    try:
-        return _annexb.AnnexBReader(path)
-    except _annexb.AnnexBError as e:
-        raise _demux_error(e, path) from None
-
-
-def _demux_error(exc: Exception, path: str) -> Exception:
-    from spdl._ext import _error
-
-    return _error.DemuxError(
-        f"cannot demux {path} for NVDEC: {exc}",
-        source=path,
-        step="demux",
-        ffmpeg_message=str(exc),
-        code=getattr(exc, "code", None),
-    )
+    return _annexb.AnnexBReader(src)
 
 
 def _read(reader: Any, n: int) -> list[tuple[bytes, int]]:
-    from spdl._ext import _annexb
-
-    try:
-        return reader.read(n)
-    except _annexb.AnnexBError as e:
-        raise _demux_error(e, reader.path) from None
+    return reader.read(n)
 
 
 def demux_annexb(src: Any) -> AnnexBPackets:
-    """Read the whole video stream of ``src`` (a path) as Annex B packets for NVDEC.
+    """Read the whole video stream of ``src`` as Annex B packets for NVDEC.
+
+    Args:
+        src: a path, or ``bytes``/``bytearray``/``memoryview``/1-D uint8 array (read in place).
 
     Raises:
         FileNotFoundError: no such file. spdl.io.DemuxError: not a readable video.
     """
     reader = _open(src)
     out = AnnexBPackets(
-        os.fspath(src),
+        reader.path,
         reader.codec,
         reader.width,
         reader.height,
@@ -408,7 +386,7 @@ def streaming_load_video_nvdec(
     config, nvc = _prepare(device_config, pix_fmt)
     reader = _open(src)
     meta = AnnexBPackets(
-        os.fspath(src),
+        reader.path,
         reader.codec,
         reader.width,
         reader.height,
