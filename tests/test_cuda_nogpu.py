@@ -208,6 +208,22 @@ def test_kernels_compile(source, tmp_path):
     assert f".entry {name}(" in ptx  # extern "C": the name CuPy looks up is unmangled
 
 
+@pytest.mark.skipif(shutil.which("nvcc") is None, reason="nvcc is not installed")
+@pytest.mark.parametrize("source", ["resize.cu", "nv12_to_rgb.cu"])
+def test_inlined_kernel_source_compiles_alone(source, tmp_path):
+    """What NVRTC is given (headers inlined, no include path) compiles on its own."""
+    from spdl.io._cuda_kernels import kernel_source
+
+    code = kernel_source(source)
+    assert "#include" not in code and "namespace spdl" in code
+    (tmp_path / "k.cu").write_text(code)
+    subprocess.run(
+        ["nvcc", "--ptx", "-arch=compute_75", "--std=c++14", "-o", str(tmp_path / "k.ptx"),
+         str(tmp_path / "k.cu")],
+        check=True,
+    )  # fmt: skip
+
+
 def test_yuv_matrix_round_trips_bt601():
     from spdl.io._cuda_kernels import yuv_matrix
 

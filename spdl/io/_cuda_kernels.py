@@ -8,13 +8,21 @@ threads racing on first use compile once.
 
 from __future__ import annotations
 
+import re
 import threading
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-__all__ = ["YUV_MATRICES", "kernel_dir", "launch_nv12_to_rgb", "launch_resize_rgb", "yuv_matrix"]
+__all__ = [
+    "YUV_MATRICES",
+    "kernel_dir",
+    "kernel_source",
+    "launch_nv12_to_rgb",
+    "launch_resize_rgb",
+    "yuv_matrix",
+]
 
 _BLOCK = (32, 8, 1)
 
@@ -26,6 +34,31 @@ def kernel_dir() -> Path:
         if (candidate / "resize.cu").is_file():
             return candidate
     raise FileNotFoundError(f"spdl's CUDA kernel sources are missing (looked in {here / 'cuda'})")
+
+
+_INCLUDE = re.compile(r'^#include "([A-Za-z0-9_.]+)"$', re.M)
+
+
+def kernel_source(name: str) -> str:
+    """The text of ``cuda/NAME`` with its local ``#include "..."`` lines replaced by the files.
+
+    Inlining keeps NVRTC free of include paths and makes CuPy's on-disk cache, keyed by the code
+    text, see a change to a shared header too.
+    """
+    folder = kernel_dir()
+    seen: set[str] = set()
+
+    def expand(text: str) -> str:
+        def one(match: re.Match) -> str:
+            header = match.group(1)
+            if header in seen:
+                return ""
+            seen.add(header)
+            return expand((folder / header).read_text())
+
+        return _INCLUDE.sub(one, text)
+
+    return expand((folder / name).read_text())
 
 
 _lock = threading.Lock()
@@ -42,10 +75,9 @@ def _function(device_index: int, source: str, name: str):
         with _lock:
             module = _modules.get(key)
             if module is None:
-                folder = kernel_dir()
-                code = (folder / source).read_text()
+                code = kernel_source(source)
                 with cupy.cuda.Device(device_index):
-                    module = cupy.RawModule(code=code, options=("--std=c++14", f"-I{folder}"))
+                    module = cupy.RawModule(code=code, options=("--std=c++14",))
                     module.compile()
                 _modules[key] = module
     return module.get_function(name)

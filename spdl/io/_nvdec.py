@@ -151,18 +151,27 @@ def _thread_stream(config: CUDAConfig) -> tuple[int, Any]:
     return int(s.ptr), s
 
 
-def _decoder(nvc: Any, device_index: int, codec: str, stream: int):
+# Decoders kept per thread. NVDEC sizes a decoder's surfaces for the first stream it sees and
+# cannot grow them (PyNvVideoCodec: "Reconfigure Not supported when width/height > maxwidth/
+# maxheight"), so the size is part of the key; the oldest goes when a thread holds more.
+_MAX_DECODERS_PER_THREAD = 4
+
+
+def _decoder(nvc: Any, device_index: int, codec: str, stream: int, size: tuple[int, int]):
     if codec not in _NV_CODECS:
         raise ValueError(f"NVDEC does not take {codec!r} here; supported: {sorted(_NV_CODECS)}")
     decoders = getattr(_local, "decoders", None)
     if decoders is None:
         decoders = _local.decoders = {}
-    key = (device_index, codec, stream)
-    dec = decoders.get(key)
+    key = (device_index, codec, stream, size)
+    dec = decoders.pop(key, None)
     if dec is not None and os.environ.get("SPDL_NVDEC_REUSE", "1") != "0":
+        decoders[key] = dec  # most recently used last
         with _stats_lock:
             decoder_stats["reused"] += 1
         return dec
+    while len(decoders) >= _MAX_DECODERS_PER_THREAD:
+        decoders.pop(next(iter(decoders)))
     t0 = time.perf_counter()
     dec = nvc.CreateDecoder(
         gpuid=device_index,
@@ -176,6 +185,11 @@ def _decoder(nvc: Any, device_index: int, codec: str, stream: int):
         decoder_stats["create_seconds"] += time.perf_counter() - t0
     decoders[key] = dec
     return dec
+
+
+def _forget_decoder(device_index: int, codec: str, stream: int, size: tuple[int, int]) -> None:
+    # A decoder that failed mid-stream may hold half a sequence; the next file gets a fresh one.
+    getattr(_local, "decoders", {}).pop((device_index, codec, stream, size), None)
 
 
 def _nv12_planes(frame: Any, width: int, height: int) -> tuple[int, int, int, int]:
@@ -343,7 +357,8 @@ def decode_packets_nvdec(
     stream, stream_obj = _thread_stream(config)
     writer = _FrameWriter(config, stream_obj, packets, crop, out_h, out_w, pix_fmt, len(packets))
     try:
-        dec = _decoder(nvc, config.device_index, packets.codec, stream)
+        size = (packets.width, packets.height)
+        dec = _decoder(nvc, config.device_index, packets.codec, stream, size)
         pkt = _Packet(nvc)
         for data, pts in packets.packets:
             writer.write(dec.Decode(pkt.set(data, pts)))
@@ -351,17 +366,11 @@ def decode_packets_nvdec(
     except (ValueError, TypeError):
         raise
     except Exception as e:
-        _forget_decoder(config.device_index, packets.codec, stream)
+        _forget_decoder(config.device_index, packets.codec, stream, size)
         raise _decode_error(e, packets.src) from e
     if writer.count == 0:
         raise _decode_error(RuntimeError("no frame was decoded"), packets.src)
     return writer.buffer(stream)
-
-
-def _forget_decoder(device_index: int, codec: str, stream: int) -> None:
-    # A decoder that failed mid-stream may hold half a sequence; the next file gets a fresh one.
-    decoders = getattr(_local, "decoders", {})
-    decoders.pop((device_index, codec, stream), None)
 
 
 def streaming_load_video_nvdec(
@@ -397,7 +406,8 @@ def streaming_load_video_nvdec(
         reader.width, reader.height, (0, 0, 0, 0), scale_width, scale_height
     )
     stream, stream_obj = _thread_stream(config)
-    dec = _decoder(nvc, config.device_index, reader.codec, stream)
+    size = (reader.width, reader.height)
+    dec = _decoder(nvc, config.device_index, reader.codec, stream, size)
     pkt = _Packet(nvc)
     pending: list[Any] = []  # surfaces decoded but not yet converted into a chunk
     eof = False
@@ -424,7 +434,7 @@ def streaming_load_video_nvdec(
         except Exception as e:
             if isinstance(e, (ValueError, TypeError)) or type(e).__module__.startswith("spdl"):
                 raise
-            _forget_decoder(config.device_index, reader.codec, stream)
+            _forget_decoder(config.device_index, reader.codec, stream, size)
             raise _decode_error(e, meta.src) from e
         if writer.count:
             yielded += writer.count
