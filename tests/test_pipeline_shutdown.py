@@ -209,3 +209,44 @@ def test_interpreter_exit_with_a_running_pipeline(tail, code):
     assert proc.returncode == code
     assert "Exception ignored" not in proc.stderr
     assert proc.stderr.count("Traceback") == (1 if code == -2 else 0), proc.stderr
+
+
+def test_stop_closes_parked_generators(no_thread_left):
+    started = []
+    closed = []
+
+    def expand(x):
+        started.append(x)
+        try:
+            for i in range(1000):
+                yield (x, i)
+        finally:
+            closed.append(x)
+
+    pipeline = (
+        PipelineBuilder()
+        .add_source(range(3))
+        .pipe(expand, concurrency=3, output_order="input")
+        .add_sink(1)
+        .build(num_threads=4)
+    )
+    pipeline.start()
+    assert pipeline.get_item(timeout=5) == (0, 0)
+    time.sleep(0.1)  # the generators fill their slots and park
+    pipeline.stop()
+    gc.collect()
+    # Every generator that started ran its finally (it was closed, not left suspended).
+    assert started and sorted(closed) == sorted(started)
+
+
+def test_stop_with_an_endless_async_source(no_thread_left):
+    async def ticks():
+        for i in itertools.count():
+            await asyncio.sleep(0)
+            yield i
+
+    pipeline = PipelineBuilder().add_source(ticks()).pipe(lambda x: x).add_sink(2).build()
+    with pipeline.auto_stop():
+        got = [pipeline.get_item(timeout=5) for _ in range(20)]
+    assert sorted(got) == list(range(20))
+    assert _our_threads() == []

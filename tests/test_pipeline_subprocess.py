@@ -166,3 +166,25 @@ def test_interpreter_exit_closes_the_child(tmp_path):
     child = int(lines[3])
     with pytest.raises(ProcessLookupError):
         os.kill(child, 0)
+
+
+def _slow_numbers():
+    yield 0
+    time.sleep(30)
+    yield 1
+
+
+def test_timeout_waiting_for_the_child():
+    iterable = iterate_in_subprocess(_slow_numbers, timeout=3, close_timeout=1)
+    try:
+        got = []
+        t0 = time.monotonic()
+        with pytest.raises(TimeoutError):
+            for x in iterable:
+                got.append(x)
+        assert got == [0]
+        assert time.monotonic() - t0 < 20
+    finally:
+        t0 = time.monotonic()
+        iterable.close()
+        assert time.monotonic() - t0 < 5  # the sleeping child is terminated, not waited for

@@ -258,7 +258,7 @@ def iterate_in_subprocess(
             one) returning an iterable. Items must be picklable.
         buffer_size: Items the child may send ahead of the consumer.
         timeout: Longest wait for one item, in seconds (``None``: no limit, but a dead child
-            is always detected).
+            is always detected). The wait for the first item includes starting the child.
         mp_context: The ``multiprocessing`` start method. ``"spawn"`` by default, which is
             safe when the parent runs threads.
         close_timeout: Seconds given to each teardown step.
