@@ -165,9 +165,11 @@ def reference_audio(
     args = [*input_args, "-i", path]
     if af:
         args += ["-af", af]
-    args += ["-f", sample_fmt if sample_fmt != "flt" else "f32le", "-ac", str(num_channels)]
-    if sample_fmt in ("s16", "s32"):
-        args[-4] = f"{sample_fmt}le"
+    # The raw muxer for each sample format ("-f s16" is no format; "s16le" is).
+    muxer = {"flt": "f32le", "dbl": "f64le", "s16": "s16le", "s32": "s32le"}.get(
+        sample_fmt, sample_fmt
+    )
+    args += ["-f", muxer, "-ac", str(num_channels)]
     raw = run_ffmpeg([*args, "-"])
     return np.frombuffer(raw, dtype=_SAMPLE_FMT_DTYPE[sample_fmt]).reshape(-1, num_channels)
 

@@ -57,3 +57,21 @@ cdef inline str budget_reason(Budget *b):
     if b.state == BUDGET_CANCELLED:
         return "Cancelled"
     return "Timed out"
+
+
+cdef extern from *:
+    """
+    static inline int spdl_atomic_exchange(int *p, int v) { return __atomic_exchange_n(p, v, __ATOMIC_ACQ_REL); }
+    """
+    int spdl_atomic_exchange(int *p, int v) nogil
+
+
+cdef inline int enter_exclusive(int *busy) except -1:
+    """Mark a stateful object in use by this thread; two threads at once is a usage error."""
+    if spdl_atomic_exchange(busy, 1):
+        raise RuntimeError("This object is in use by another thread; use one per thread")
+    return 0
+
+
+cdef inline void leave_exclusive(int *busy) noexcept nogil:
+    spdl_atomic_store(busy, 0)

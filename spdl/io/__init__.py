@@ -5,6 +5,16 @@ package never needs CUDA.
 """
 
 from spdl._ext._buffer import CPUBuffer
+from spdl._ext._convert import convert_frames
+from spdl._ext._decode import (
+    Decoder,
+    PartialDecodeWarning,
+    decode_packets,
+    get_decode_limits,
+    sample_decode_video,
+    set_decode_limits,
+)
+from spdl._ext._demux import Demuxer
 from spdl._ext._error import (
     DecodeError,
     DemuxError,
@@ -16,6 +26,9 @@ from spdl._ext._error import (
     TruncatedMediaError,
     UnsupportedMediaError,
 )
+from spdl._ext._filter import FilterGraph
+from spdl._ext._frames import AudioFrames, Frames, ImageFrames, VideoFrames
+from spdl._ext._packets import AudioPackets, ImagePackets, Packets, VideoPackets
 
 from . import utils
 from ._array import to_numpy, to_torch
@@ -24,19 +37,40 @@ from ._cuda_libs import CUDANotAvailableError
 from ._cuda_transfer import transfer_buffer
 from ._nvdec import decode_packets_nvdec, demux_annexb, streaming_load_video_nvdec
 from ._nvjpeg import decode_image_nvjpeg, load_image_batch_nvjpeg
+from ._config import DecodeConfig, decode_config
+from ._filter_desc import get_audio_filter_desc, get_video_filter_desc
+from ._load import (
+    demux_audio,
+    demux_image,
+    demux_video,
+    load_audio,
+    load_image,
+    load_video,
+)
 
 __all__ = [
+    "AudioFrames",
+    "AudioPackets",
     "CPUBuffer",
     "CUDABuffer",
     "CUDAConfig",
     "CUDANotAvailableError",
+    "DecodeConfig",
     "DecodeError",
+    "Decoder",
     "DemuxError",
+    "Demuxer",
     "FilterError",
+    "FilterGraph",
+    "Frames",
+    "ImageFrames",
+    "ImagePackets",
     "InvalidFilterError",
     "MediaError",
     "MediaTimeoutError",
     "MediaTooLargeError",
+    "Packets",
+    "PartialDecodeWarning",
     "TruncatedMediaError",
     "UnsupportedMediaError",
     "cuda_config",
@@ -46,6 +80,22 @@ __all__ = [
     "load_image_batch_nvjpeg",
     "streaming_load_video_nvdec",
     "to_cupy",
+    "VideoFrames",
+    "VideoPackets",
+    "convert_frames",
+    "decode_config",
+    "decode_packets",
+    "demux_audio",
+    "demux_image",
+    "demux_video",
+    "get_audio_filter_desc",
+    "get_decode_limits",
+    "get_video_filter_desc",
+    "load_audio",
+    "load_image",
+    "load_video",
+    "sample_decode_video",
+    "set_decode_limits",
     "to_numpy",
     "to_torch",
     "transfer_buffer",

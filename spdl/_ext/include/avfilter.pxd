@@ -34,6 +34,8 @@ cdef extern from "libavfilter/avfilter.h" nogil:
                                      AVFilterGraph *graph_ctx)
     int avfilter_graph_parse_ptr(AVFilterGraph *graph, const char *filters,
                                  AVFilterInOut **inputs, AVFilterInOut **outputs, void *log_ctx)
+    int avfilter_graph_parse2(AVFilterGraph *graph, const char *filters,
+                              AVFilterInOut **inputs, AVFilterInOut **outputs)
     int avfilter_graph_config(AVFilterGraph *graphctx, void *log_ctx)
     char *avfilter_graph_dump(AVFilterGraph *graph, const char *options)
     AVFilterInOut *avfilter_inout_alloc()

@@ -136,6 +136,9 @@ cdef extern from "libavutil/pixdesc.h" nogil:
     int AV_PIX_FMT_FLAG_PLANAR
     int AV_PIX_FMT_FLAG_RGB
     int AV_PIX_FMT_FLAG_HWACCEL
+    int AV_PIX_FMT_FLAG_BE
+    int AV_PIX_FMT_FLAG_PAL
+    int AV_PIX_FMT_FLAG_BITSTREAM
     const AVPixFmtDescriptor *av_pix_fmt_desc_get(AVPixelFormat pix_fmt)
     const char *av_get_pix_fmt_name(AVPixelFormat pix_fmt)
     AVPixelFormat av_get_pix_fmt(const char *name)
@@ -160,6 +163,7 @@ cdef extern from "libavutil/samplefmt.h" nogil:
     AVSampleFormat av_get_sample_fmt(const char *name)
     int av_get_bytes_per_sample(AVSampleFormat sample_fmt)
     int av_sample_fmt_is_planar(AVSampleFormat sample_fmt)
+    AVSampleFormat av_get_packed_sample_fmt(AVSampleFormat sample_fmt)
 
 cdef extern from "libavutil/channel_layout.h" nogil:
     # The AVChannelLayout API exists from FFmpeg 5.1 on, the oldest release spdl supports.
@@ -208,3 +212,8 @@ cdef extern from "libavutil/frame.h" nogil:
 cdef extern from "libavutil/imgutils.h" nogil:
     int av_image_get_buffer_size(AVPixelFormat pix_fmt, int width, int height, int align)
     int av_image_check_size(unsigned int w, unsigned int h, int log_offset, void *log_ctx)
+
+cdef extern from "libavutil/imgutils.h" nogil:
+    int av_image_copy_to_buffer(uint8_t *dst, int dst_size, const uint8_t *const *src_data,
+                                const int *src_linesize, AVPixelFormat pix_fmt, int width,
+                                int height, int align)
