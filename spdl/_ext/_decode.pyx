@@ -319,7 +319,9 @@ cdef class DecodeCore:
         return make_media_error(ret, "filter" if self.failure == FAIL_FILTER else "decode",
                                 self.src)
 
-    cdef void note_issues(self, Frames out):
+    cdef int note_issues(self, Frames out, Packets packets=None) except -1:
+        if packets is not None:
+            out.issues.extend(packets.issues)
         if self.lost_packets:
             out.issues.append(f"{self.lost_packets} packet(s) failed to decode and were skipped")
         if self.corrupt_frames:
@@ -327,6 +329,7 @@ cdef class DecodeCore:
         if out.issues:
             warnings.warn(f"Partial decode of {self.src}: {'; '.join(out.issues)}",
                           PartialDecodeWarning, stacklevel=3)
+        return 0
 
 
 class PartialDecodeWarning(UserWarning):
@@ -422,6 +425,9 @@ cdef DecodeCore new_core(Packets packets, object filter_desc, object decode_conf
     # FFmpeg refuses to allocate frames beyond this (a decompression bomb stops before memory).
     if core.max_pixels:
         core.codec_ctx.max_pixels = core.max_pixels
+    # Make decoders report damage instead of concealing it (a truncated JPEG, a bad slice): by
+    # default that raises; with allow_partial the damaged packet is skipped and counted.
+    core.codec_ctx.err_recognition |= avc.AV_EF_EXPLODE
     # One thread per decoder by default: spdl runs many decoders at once, one per thread.
     options.setdefault("threads", "1")
     for key, value in options.items():
@@ -447,7 +453,7 @@ cdef Frames _run_all(DecodeCore core, Packets packets, bint raise_if_empty):
         leave_exclusive(&core.busy)
     if ret < 0:
         raise core.error(ret)
-    core.note_issues(out)
+    core.note_issues(out, packets)
     if raise_if_empty and out.n == 0:
         where = "" if packets.timestamp is None else f" in the window {packets.timestamp}"
         raise make_media_error(0, "decode", packets.src, f"No frame could be decoded{where}")
@@ -498,6 +504,7 @@ cdef class Decoder:
 
     cdef DecodeCore core
     cdef int kind
+    cdef object __weakref__
 
     def __init__(self, Packets packets, filter_desc=_DEFAULT, decode_config=None, *,
                  allow_partial=False):
@@ -511,6 +518,7 @@ cdef class Decoder:
         if self.core.flushed:
             raise ValueError("The Decoder was flushed; make a new one")
         budget_arm(&self.core.budget, timeout)
+        self.core.bytes_out = 0  # the byte limit is per call
         out = new_frames(self.kind, self.core.out_tb, packets.src)
         enter_exclusive(&self.core.busy)
         try:
@@ -529,6 +537,7 @@ cdef class Decoder:
         cdef Frames out
         cdef int ret
         budget_arm(&self.core.budget, timeout)
+        self.core.bytes_out = 0
         out = new_frames(self.kind, self.core.out_tb, self.core.src)
         enter_exclusive(&self.core.busy)
         try:

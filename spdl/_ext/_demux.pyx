@@ -19,6 +19,9 @@ from spdl._ext._packets cimport (
 )
 from spdl._ext._source cimport Input, open_input
 
+import warnings
+
+from spdl._ext._decode import PartialDecodeWarning
 from spdl._ext._error import TruncatedMediaError
 
 # Audio decoders with overlapped transforms (AAC, Opus, MP3's bit reservoir) need the packets just
@@ -50,6 +53,7 @@ cdef class Demuxer:
     cdef Input inp
     cdef bint read_any
     cdef int busy
+    cdef object __weakref__
 
     def __init__(self, src, *, format=None, format_options=None, timeout=None):
         self.inp = open_input(src, format, format_options, timeout)
@@ -145,7 +149,7 @@ cdef class Demuxer:
         cdef avu.AVRational tb = st.time_base
         cdef avc.AVPacket *pkt = avc.av_packet_alloc()
         cdef int ret = 0, seek_ret = 0, corrupt = 0
-        cdef int64_t ts
+        cdef int64_t ts, last_end = avu.AV_NOPTS_VALUE, longest = 0
         cdef bint eof = False
         cdef Window w = out.window
         if pkt == NULL:
@@ -180,7 +184,16 @@ cdef class Demuxer:
                             avc.av_packet_unref(pkt)
                             break
                     if pkt.flags & avc.AV_PKT_FLAG_CORRUPT:
+                        # An incomplete packet (the file ends inside it): never decoded, so a
+                        # partial result holds no half-decoded picture.
                         corrupt += 1
+                        avc.av_packet_unref(pkt)
+                        continue
+                    if pkt.pts != avu.AV_NOPTS_VALUE and pkt.duration > 0:
+                        if last_end == avu.AV_NOPTS_VALUE or pkt.pts + pkt.duration > last_end:
+                            last_end = pkt.pts + pkt.duration
+                        if pkt.duration > longest:
+                            longest = pkt.duration
                     ret = out.push(pkt)
                     if ret < 0:
                         break
@@ -195,7 +208,12 @@ cdef class Demuxer:
                                        f"{budget_reason(&inp.budget)} while demuxing")
             if not (allow_partial and out.n > 0):
                 raise make_media_error(ret, "demux", inp.name)
-        if corrupt and not allow_partial:
+            out.issues.append(f"reading stopped early: {make_media_error(ret, 'demux', inp.name)}")
+        if corrupt and allow_partial:
+            issue = f"{corrupt} incomplete packet(s) dropped (truncated or corrupt input)"
+            out.issues.append(issue)
+            warnings.warn(f"{inp.name}: {issue}", PartialDecodeWarning, stacklevel=3)
+        elif corrupt:
             raise TruncatedMediaError(
                 f"{corrupt} packet(s) are incomplete (the source is truncated or corrupt): "
                 f"{inp.name} [step: demux]; pass allow_partial=True to decode what there is",
@@ -205,6 +223,13 @@ cdef class Demuxer:
             raise TruncatedMediaError(
                 f"The container lists {st.nb_frames} packets but only {out.n} could be read "
                 f"(truncated): {inp.name} [step: demux]; pass allow_partial=True to decode them",
+                source=inp.name, step="demux")
+        if (eof and timestamp is None and seek and not allow_partial and st.nb_frames <= 0
+                and kind != KIND_IMAGE and _ends_early(inp.fmt_ctx, st, last_end, longest)):
+            raise TruncatedMediaError(
+                f"The stream ends at {last_end * tb.num / <double>tb.den:.3f} s but the "
+                f"container says {(st.start_time if st.start_time != avu.AV_NOPTS_VALUE else 0) * tb.num / <double>tb.den + st.duration * tb.num / <double>tb.den:.3f} s "
+                f"(truncated): {inp.name} [step: demux]; pass allow_partial=True to decode it",
                 source=inp.name, step="demux")
         if out.n == 0 and seek:
             where = "" if timestamp is None else f" in the window {out.timestamp}"
@@ -267,6 +292,22 @@ cdef class Demuxer:
 
     def __repr__(self):
         return f"Demuxer(src={self.src})"
+
+
+cdef bint _ends_early(avfmt.AVFormatContext *ctx, avfmt.AVStream *st, int64_t last_end,
+                      int64_t longest):
+    """Whether the packets stop well before the duration the container's header states.
+
+    Only where the duration comes from the header (not estimated from the bit rate, which a
+    truncated file shortens as well). The slack is two packets and 1% of the duration.
+    """
+    cdef int64_t expected
+    if ctx.duration_estimation_method != avfmt.AVFMT_DURATION_FROM_STREAM:
+        return False
+    if st.duration == avu.AV_NOPTS_VALUE or st.duration <= 0 or last_end == avu.AV_NOPTS_VALUE:
+        return False
+    expected = st.duration + (st.start_time if st.start_time != avu.AV_NOPTS_VALUE else 0)
+    return last_end < expected - 2 * longest - st.duration // 100
 
 
 cdef int _kind(object media_type) except -1:

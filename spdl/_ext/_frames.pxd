@@ -9,6 +9,7 @@ cdef class Frames:
     cdef int kind
     cdef readonly str src
     cdef readonly list issues
+    cdef object __weakref__
 
     cdef int push(self, avu.AVFrame *frame) noexcept nogil
 

@@ -28,6 +28,8 @@ cdef class Packets:
     cdef Window window
     cdef readonly str src
     cdef readonly object timestamp
+    cdef readonly list issues
+    cdef object __weakref__
 
     cdef int push(self, avc.AVPacket *pkt) noexcept nogil
 

@@ -103,6 +103,8 @@ cdef class Packets:
         src (str): the source, as messages name it.
         timestamp (tuple[Fraction, Fraction | None] | None): the time window ``[start, end)`` in
             seconds the packets were demuxed for; decoding keeps only frames inside it.
+        issues (list[str]): what was lost when demuxing with ``allow_partial=True`` (empty when
+            the input was whole); decoding carries it over to the frames.
     """
 
     def __init__(self, *args, **kwargs):
@@ -182,7 +184,7 @@ cdef class Packets:
             if p.pts == avu.AV_NOPTS_VALUE or p.flags & avc.AV_PKT_FLAG_DISCARD:
                 continue
             if in_window(&self.window, p.pts, self.time_base):
-                times.append(p.pts * self.time_base.num / self.time_base.den)
+                times.append(p.pts * <double>self.time_base.num / self.time_base.den)
         return sorted(times)
 
     def __reduce__(self):
@@ -209,6 +211,7 @@ cdef class Packets:
             "kind": self.kind,
             "src": self.src,
             "timestamp": self.timestamp,
+            "issues": self.issues,
             "table": table.tobytes(),
             "data": data,
         }
@@ -301,6 +304,7 @@ cdef Packets new_packets(int kind, const avc.AVCodecParameters *par, avu.AVRatio
     p.time_base = time_base
     p.frame_rate = frame_rate
     p.src = src
+    p.issues = []
     p.timestamp = _check_timestamp(timestamp)
     p.window = make_window(p.timestamp)
     return p
@@ -406,6 +410,7 @@ def _rebuild_packets(cls, dict state):
     p.time_base = avu.av_make_q(tb[0], tb[1])
     p.frame_rate = avu.av_make_q(fr[0], fr[1])
     p.src = state["src"]
+    p.issues = list(state["issues"])
     p.timestamp = state["timestamp"]
     p.window = make_window(p.timestamp)
     table = array("q")

@@ -14,6 +14,7 @@ cdef extern from "libavformat/avformat.h" nogil:
     int AVFMT_FLAG_CUSTOM_IO
     int AVFMT_NOFILE
     int AVIO_FLAG_READ
+    int AVFMT_DURATION_FROM_STREAM
 
     int AVSEEK_FORCE
     ctypedef struct AVIOInterruptCB:
@@ -55,6 +56,7 @@ cdef extern from "libavformat/avformat.h" nogil:
         int64_t probesize
         int64_t max_analyze_duration
         AVIOInterruptCB interrupt_callback
+        int duration_estimation_method
 
     AVFormatContext *avformat_alloc_context()
     void avformat_free_context(AVFormatContext *s)
