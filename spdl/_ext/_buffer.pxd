@@ -15,5 +15,6 @@ cdef class CPUBuffer:
     cdef object __weakref__
 
 # Allocate an uninitialized C-contiguous buffer of `shape` and `dtype` ("uint8", "uint16",
-# "int16", "int32", "int64", "float32", "float64"); fill it through `buf.data` (nogil is fine).
+# "int16", "int32", "int64", "float32", "float64", ">u2"); fill it through `buf.data` (nogil is
+# fine).
 cdef CPUBuffer new_cpu_buffer(tuple shape, str dtype)

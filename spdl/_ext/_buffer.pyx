@@ -12,6 +12,7 @@ from cpython.ref cimport Py_DECREF, Py_INCREF, PyObject
 from libc.stdint cimport int64_t
 from libc.stdlib cimport free, malloc
 
+from spdl._ext._live cimport live_add, live_register
 from dlpack cimport DLManagedTensor, kDLCPU, kDLFloat, kDLInt, kDLUInt
 
 cdef extern from "<stdlib.h>" nogil:
@@ -26,7 +27,7 @@ cdef struct _DType:
     int dl_code
     int dl_bits
 
-cdef _DType _DTYPES[7]
+cdef _DType _DTYPES[8]
 _DTYPES[0] = _DType(b"uint8", b"|u1", b"B", 1, kDLUInt, 8)
 _DTYPES[1] = _DType(b"uint16", b"<u2", b"H", 2, kDLUInt, 16)
 _DTYPES[2] = _DType(b"int16", b"<i2", b"h", 2, kDLInt, 16)
@@ -34,12 +35,18 @@ _DTYPES[3] = _DType(b"int32", b"<i4", b"i", 4, kDLInt, 32)
 _DTYPES[4] = _DType(b"int64", b"<i8", b"q", 8, kDLInt, 64)
 _DTYPES[5] = _DType(b"float32", b"<f4", b"f", 4, kDLFloat, 32)
 _DTYPES[6] = _DType(b"float64", b"<f8", b"d", 8, kDLFloat, 64)
+# FFmpeg's big-endian pixel formats (gray16be...): the bytes as FFmpeg has them. DLPack has no
+# byte order, so these export through the buffer protocol and __array_interface__ only.
+_DTYPES[7] = _DType(b">u2", b">u2", b">H", 2, -1, 16)
 
-_DTYPE_IDS = {_DTYPES[i].name.decode(): i for i in range(7)}
+_DTYPE_IDS = {_DTYPES[i].name.decode(): i for i in range(8)}
 
 # Alignment of every buffer: enough for any SIMD load (AVX-512) and for FFmpeg's own frames.
 cdef enum:
     ALIGN = 64
+
+
+cdef int _LIVE_CPUBUFFER = live_register("CPUBuffer")
 
 
 cdef class CPUBuffer:
@@ -57,7 +64,13 @@ cdef class CPUBuffer:
     def __init__(self, *args, **kwargs):
         raise TypeError("CPUBuffer is created by spdl.io (convert_frames, load_*), not directly")
 
+    def __cinit__(self):
+        if SPDL_LIVE_COUNTERS:
+            live_add(_LIVE_CPUBUFFER, 1)
+
     def __dealloc__(self):
+        if SPDL_LIVE_COUNTERS:
+            live_add(_LIVE_CPUBUFFER, -1)
         # The buffer protocol and DLPack consumers hold references, so nothing views it now.
         if self.data != NULL:
             free(self.data)
@@ -124,6 +137,8 @@ cdef class CPUBuffer:
             raise BufferError(f"CPUBuffer cannot be exported to device {dl_device}")
         if copy:
             raise BufferError("CPUBuffer exports without a copy only")
+        if _DTYPES[self.dtype_id].dl_code < 0:
+            raise BufferError(f"DLPack cannot describe dtype {self.dtype} (big-endian)")
         return _make_capsule(self)
 
     def __repr__(self):

@@ -3,7 +3,7 @@
 Layouts (a video adds a leading N, a list of Frames converted together a leading B):
 
 - interleaved pixel formats (rgb24, bgr24, rgba, gray, gray16le...): (H, W, C), C = 1 for gray;
-  more than 8 bits per component gives uint16;
+  more than 8 bits per component gives uint16 (``>u2`` for FFmpeg's big-endian formats);
 - planar formats without subsampling (yuv444p, yuvj444p, gbrp...): (P, H, W), one row of planes;
 - subsampled planar formats (yuv420p, yuvj420p, nv12, yuv422p, yuvj422p...): every plane stacked
   into one, (1, rows, W): rows = H*3/2 for 4:2:0, 2*H for 4:2:2; odd sizes are refused;
@@ -38,10 +38,13 @@ cdef tuple _video_layout(const avu.AVFrame *f):
                   | avu.AV_PIX_FMT_FLAG_PAL):
         raise ValueError(f"Pixel format {name} cannot be converted to an array; "
                          "add format=pix_fmts=rgb24 (or another) to filter_desc")
-    if d.flags & avu.AV_PIX_FMT_FLAG_BE:
-        raise ValueError(f"Big-endian pixel format {name} is not supported; use the LE one")
     itemsize = 2 if d.comp[0].depth > 8 else 1
-    dtype = "uint16" if itemsize == 2 else "uint8"
+    if itemsize == 1:
+        dtype = "uint8"
+    elif d.flags & avu.AV_PIX_FMT_FLAG_BE:
+        dtype = ">u2"  # big-endian (e.g. a 16-bit PNG's native gray16be), bytes as FFmpeg has them
+    else:
+        dtype = "uint16"
     w, h = f.width, f.height
     if not d.flags & avu.AV_PIX_FMT_FLAG_PLANAR:
         bits = avu.av_get_bits_per_pixel(d)

@@ -15,6 +15,7 @@ from libc.errno cimport EAGAIN, ENOMEM
 from libc.stdint cimport int64_t
 from libc.stdlib cimport free, malloc
 
+from spdl._ext._live cimport live_add, live_register
 cimport avcodec as avc
 cimport avfilter as avf
 cimport avutil as avu
@@ -84,6 +85,9 @@ cdef int64_t _frame_bytes(const avu.AVFrame *f, int kind) noexcept nogil:
     return n if n > 0 else <int64_t>f.width * f.height * 4
 
 
+cdef int _LIVE_DECODECORE = live_register("DecodeCore")
+
+
 cdef class DecodeCore:
     """A decoder, its filter graph and the rules of one decode (window, limits, strictness)."""
 
@@ -114,7 +118,13 @@ cdef class DecodeCore:
     cdef Py_ssize_t n_wanted
     cdef str src
 
+    def __cinit__(self):
+        if SPDL_LIVE_COUNTERS:
+            live_add(_LIVE_DECODECORE, 1)
+
     def __dealloc__(self):
+        if SPDL_LIVE_COUNTERS:
+            live_add(_LIVE_DECODECORE, -1)
         avc.avcodec_free_context(&self.codec_ctx)
         avu.av_frame_free(&self.frame)
         avu.av_frame_free(&self.tmp)
@@ -425,9 +435,11 @@ cdef DecodeCore new_core(Packets packets, object filter_desc, object decode_conf
     # FFmpeg refuses to allocate frames beyond this (a decompression bomb stops before memory).
     if core.max_pixels:
         core.codec_ctx.max_pixels = core.max_pixels
-    # Make decoders report damage instead of concealing it (a truncated JPEG, a bad slice): by
-    # default that raises; with allow_partial the damaged packet is skipped and counted.
-    core.codec_ctx.err_recognition |= avc.AV_EF_EXPLODE
+    if packets.codecpar.codec_id == avc.AV_CODEC_ID_MJPEG:
+        # The JPEG decoder hides a truncated image behind gray blocks unless told to fail; by
+        # default that raises, with allow_partial the damaged packet is skipped and counted.
+        # (Not for every codec: e.g. the TIFF decoder then rejects valid files over a tag.)
+        core.codec_ctx.err_recognition |= avc.AV_EF_EXPLODE
     # One thread per decoder by default: spdl runs many decoders at once, one per thread.
     options.setdefault("threads", "1")
     for key, value in options.items():
@@ -571,29 +583,38 @@ def sample_decode_video(Packets packets, indices, filter_desc=_DEFAULT, decode_c
         frames of a full decode.
 
     Raises:
-        IndexError: an index out of range. TypeError: not video packets.
+        ValueError: an index out of range. TypeError: not video packets.
     """
     cdef Py_ssize_t i, d, k, first, last
-    cdef Frames native, out, picked
-    cdef DecodeCore core, fcore
+    cdef Frames native, picked
+    cdef DecodeCore core
     cdef int ret = 0
     if packets.kind != KIND_VIDEO:
         raise TypeError(f"sample_decode_video needs VideoPackets, not {type(packets).__name__}")
     indices = [int(i) for i in indices]
-    # Presentation order of the frames in the window: (pts, decode position).
-    shown = []
-    for d in range(packets.n):
-        p = packets.pkts[d]
-        if p.pts == avu.AV_NOPTS_VALUE or p.flags & avc.AV_PKT_FLAG_DISCARD:
-            continue
-        if in_window(&packets.window, p.pts, packets.time_base):
-            shown.append((p.pts, d))
-    shown.sort()
-    for i in indices:
-        if not 0 <= i < len(shown):
-            raise IndexError(f"Frame index {i} out of range: the packets hold {len(shown)} frames")
     if not indices:
         raise ValueError("indices is empty")
+    # Presentation order of the frames in the window: (pts, decode position).
+    shown = []
+    untimed = False
+    for d in range(packets.n):
+        p = packets.pkts[d]
+        if p.flags & avc.AV_PKT_FLAG_DISCARD:
+            continue
+        if p.pts == avu.AV_NOPTS_VALUE:
+            untimed = True
+        elif in_window(&packets.window, p.pts, packets.time_base):
+            shown.append((p.pts, d))
+    if untimed:
+        # Without presentation timestamps (e.g. AVI with B-frames) frames cannot be matched to
+        # packets: decode the whole window and pick by position.
+        native = _run_all(new_core(packets, None, decode_config, timeout, allow_partial),
+                          packets, True)
+        _check_indices(indices, native.n)
+        return _filter_frames(native[indices], packets, filter_desc, decode_config, timeout,
+                              allow_partial)
+    shown.sort()
+    _check_indices(indices, len(shown))
     keys = [d for d in range(packets.n) if packets.pkts[d].flags & avc.AV_PKT_FLAG_KEY]
     if not keys or keys[0] != 0:
         keys.insert(0, 0)
@@ -646,9 +667,25 @@ def sample_decode_video(Packets packets, indices, filter_desc=_DEFAULT, decode_c
         raise make_media_error(0, "decode", packets.src,
                                f"{len(missing)} wanted frame(s) could not be decoded")
     picked = native[[by_pts[shown[i][0]] for i in indices if shown[i][0] in by_pts]]
+    return _filter_frames(picked, packets, filter_desc, decode_config, timeout, allow_partial)
+
+
+cdef int _check_indices(list indices, Py_ssize_t count) except -1:
+    for i in indices:
+        if not 0 <= i < count:
+            raise ValueError(f"Frame index {i} out of range: the packets hold {count} frames")
+    return 0
+
+
+cdef Frames _filter_frames(Frames picked, Packets packets, object filter_desc,
+                           object decode_config, object timeout, bint allow_partial):
+    """Run already-decoded frames, in order, through one filter graph (consumes them)."""
+    cdef DecodeCore fcore
+    cdef Frames out
+    cdef Py_ssize_t i
+    cdef int ret = 0
     if filter_desc is None:
         return picked
-    # Filter the picked frames, in the order asked for, through one graph.
     fcore = new_core(packets, filter_desc, decode_config, timeout, allow_partial)
     out = new_frames(KIND_VIDEO, packets.time_base, packets.src)
     with nogil(SPDL_RELEASE_GIL):

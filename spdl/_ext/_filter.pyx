@@ -11,11 +11,15 @@ from libc.errno cimport EAGAIN, EINVAL, ENOMEM
 from libc.stdio cimport snprintf
 from libc.string cimport strlen
 
+from spdl._ext._live cimport live_add, live_register
 cimport avfilter as avf
 cimport avutil as avu
 from spdl._ext._error cimport clear_ffmpeg_log, make_media_error
 from spdl._ext._frames cimport Frames, new_frames
 from spdl._ext._packets cimport KIND_AUDIO, KIND_VIDEO
+
+
+cdef int _LIVE_FILTERGRAPH = live_register("FilterGraph")
 
 
 cdef class FilterGraph:
@@ -73,7 +77,13 @@ cdef class FilterGraph:
             raise ValueError("A FilterGraph needs at least one buffer/abuffer source and one "
                              "buffersink/abuffersink")
 
+    def __cinit__(self):
+        if SPDL_LIVE_COUNTERS:
+            live_add(_LIVE_FILTERGRAPH, 1)
+
     def __dealloc__(self):
+        if SPDL_LIVE_COUNTERS:
+            live_add(_LIVE_FILTERGRAPH, -1)
         if self.graph != NULL:
             avf.avfilter_graph_free(&self.graph)
 

@@ -8,10 +8,14 @@ from fractions import Fraction
 from libc.errno cimport ENOMEM
 from libc.stdlib cimport free, realloc
 
+from spdl._ext._live cimport live_add, live_register
 cimport avutil as avu
 from spdl._ext._packets cimport KIND_AUDIO, KIND_IMAGE, KIND_VIDEO
 
 _KIND_NAMES = {KIND_VIDEO: "video", KIND_AUDIO: "audio", KIND_IMAGE: "image"}
+
+
+cdef int _LIVE_FRAMES = live_register("Frames")
 
 
 cdef class Frames:
@@ -26,7 +30,13 @@ cdef class Frames:
     def __init__(self, *args, **kwargs):
         raise TypeError("Frames are made by spdl.io.decode_packets / Decoder, not directly")
 
+    def __cinit__(self):
+        if SPDL_LIVE_COUNTERS:
+            live_add(_LIVE_FRAMES, 1)
+
     def __dealloc__(self):
+        if SPDL_LIVE_COUNTERS:
+            live_add(_LIVE_FRAMES, -1)
         cdef Py_ssize_t i
         if self.frames != NULL:
             for i in range(self.n):

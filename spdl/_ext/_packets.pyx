@@ -15,6 +15,7 @@ from libc.stdint cimport int64_t, uint8_t
 from libc.stdlib cimport free, realloc
 from libc.string cimport memcpy
 
+from spdl._ext._live cimport live_add, live_register
 cimport avcodec as avc
 cimport avutil as avu
 
@@ -94,6 +95,9 @@ cdef bint in_window(const Window *w, int64_t pts, avu.AVRational tb) noexcept no
     return True
 
 
+cdef int _LIVE_PACKETS = live_register("Packets")
+
+
 cdef class Packets:
     """Encoded packets of one stream, with its codec parameters.
 
@@ -110,7 +114,13 @@ cdef class Packets:
     def __init__(self, *args, **kwargs):
         raise TypeError("Packets are made by spdl.io.Demuxer / spdl.io.demux_*, not directly")
 
+    def __cinit__(self):
+        if SPDL_LIVE_COUNTERS:
+            live_add(_LIVE_PACKETS, 1)
+
     def __dealloc__(self):
+        if SPDL_LIVE_COUNTERS:
+            live_add(_LIVE_PACKETS, -1)
         cdef Py_ssize_t i
         if self.pkts != NULL:
             for i in range(self.n):
@@ -249,8 +259,19 @@ cdef class VideoPackets(Packets):
 
     @property
     def num_frames(self):
-        """Number of frames in the window (shown frames; packets the container discards excluded)."""
-        return len(self.get_timestamps())
+        """Number of frames in the window (shown frames; packets the container discards excluded).
+
+        Packets without a presentation timestamp count as frames in the window.
+        """
+        cdef Py_ssize_t i, n = 0
+        cdef avc.AVPacket *p
+        for i in range(self.n):
+            p = self.pkts[i]
+            if p.flags & avc.AV_PKT_FLAG_DISCARD:
+                continue
+            if p.pts == avu.AV_NOPTS_VALUE or in_window(&self.window, p.pts, self.time_base):
+                n += 1
+        return n
 
 
 cdef class ImagePackets(Packets):

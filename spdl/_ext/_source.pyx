@@ -13,6 +13,7 @@ from libc.errno cimport EINVAL
 from libc.stdint cimport int64_t, uint8_t
 from libc.string cimport memcpy
 
+from spdl._ext._live cimport live_add, live_register
 cimport avformat as avfmt
 cimport avutil as avu
 from spdl._ext._budget cimport BUDGET_OK, budget_arm, budget_interrupt, budget_reason, spdl_atomic_store
@@ -68,10 +69,19 @@ cdef str describe_source(object src):
     return f"<in-memory {type(src).__name__}, {size} bytes>"
 
 
+cdef int _LIVE_INPUT = live_register("Input")
+
+
 cdef class Input:
     """Owns an AVFormatContext, its custom AVIOContext (if any) and the source's buffer export."""
 
+    def __cinit__(self):
+        if SPDL_LIVE_COUNTERS:
+            live_add(_LIVE_INPUT, 1)
+
     def __dealloc__(self):
+        if SPDL_LIVE_COUNTERS:
+            live_add(_LIVE_INPUT, -1)
         cdef void *buffer
         if self.fmt_ctx != NULL:
             avfmt.avformat_close_input(&self.fmt_ctx)

@@ -32,12 +32,10 @@ from spdl._ext._packets import AudioPackets, ImagePackets, Packets, VideoPackets
 
 from . import utils
 from ._array import to_numpy, to_torch
+from ._config import DecodeConfig, decode_config
 from ._cuda_buffer import CUDABuffer, CUDAConfig, cuda_config, to_cupy
 from ._cuda_libs import CUDANotAvailableError
 from ._cuda_transfer import transfer_buffer
-from ._nvdec import decode_packets_nvdec, demux_annexb, streaming_load_video_nvdec
-from ._nvjpeg import decode_image_nvjpeg, load_image_batch_nvjpeg
-from ._config import DecodeConfig, decode_config
 from ._filter_desc import get_audio_filter_desc, get_video_filter_desc
 from ._load import (
     demux_audio,
@@ -47,6 +45,8 @@ from ._load import (
     load_image,
     load_video,
 )
+from ._nvdec import decode_packets_nvdec, demux_annexb, streaming_load_video_nvdec
+from ._nvjpeg import decode_image_nvjpeg, load_image_batch_nvjpeg
 
 __all__ = [
     "AudioFrames",
@@ -73,18 +73,15 @@ __all__ = [
     "PartialDecodeWarning",
     "TruncatedMediaError",
     "UnsupportedMediaError",
-    "cuda_config",
-    "decode_image_nvjpeg",
-    "decode_packets_nvdec",
-    "demux_annexb",
-    "load_image_batch_nvjpeg",
-    "streaming_load_video_nvdec",
-    "to_cupy",
     "VideoFrames",
     "VideoPackets",
     "convert_frames",
+    "cuda_config",
     "decode_config",
+    "decode_image_nvjpeg",
     "decode_packets",
+    "decode_packets_nvdec",
+    "demux_annexb",
     "demux_audio",
     "demux_image",
     "demux_video",
@@ -93,9 +90,12 @@ __all__ = [
     "get_video_filter_desc",
     "load_audio",
     "load_image",
+    "load_image_batch_nvjpeg",
     "load_video",
     "sample_decode_video",
     "set_decode_limits",
+    "streaming_load_video_nvdec",
+    "to_cupy",
     "to_numpy",
     "to_torch",
     "transfer_buffer",
