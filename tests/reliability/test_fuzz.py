@@ -20,10 +20,7 @@ INPUTS = int(os.environ.get("SPDL_FUZZ_INPUTS", "3000"))
 
 # Valid seed files a target cannot handle yet, with the reason (each is a bug to fix, listed so the
 # rest of the campaign still runs; the test fails once one starts working, to drop it here).
-KNOWN_PREFLIGHT = {
-    "sample_decode_video/mpeg4.avi": "num_frames counts packets with a pts, and AVI gives MPEG-4 "
-    "B-frames none: 6 of 10 frames counted, and sampling the middle frame fails",
-}
+KNOWN_PREFLIGHT: dict[str, str] = {}
 
 
 def test_fixed_seed_pass(tmp_path, fuzz_corpus):
