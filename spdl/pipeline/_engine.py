@@ -5,10 +5,11 @@ stage's ``ThreadPoolExecutor`` (or a coroutine on the pipeline's event loop) tha
 from the upstream queue, runs the op, puts the result in the stage's output queue, and goes on
 with the next item until there is no input or no room for output; then it returns its thread to
 the pool. A stage has at most ``concurrency`` runners, so at most that many ops in flight.
-Putting an item wakes the next stage when it has fewer runners than its concurrency; taking an
-item wakes the previous stage when it had stopped for lack of room (once half its room is free).
-Runners are started outside the lock; all bookkeeping happens under one engine lock, held only
-for a few dictionary and deque operations at a time.
+Putting an item starts a runner of the next stage when none of its runners is between tasks
+(they would take the item themselves) and it has concurrency to spare; taking an item restarts
+the previous stage when it had stopped for lack of room, once half its room is free. Runners
+are started outside the lock; all bookkeeping happens under one engine lock, held only for a few
+dictionary and deque operations at a time.
 
 A stage on another kind of executor (a ``ProcessPoolExecutor``) gets one future per item
 instead, and its completion callback does the bookkeeping.
@@ -26,18 +27,10 @@ from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 
 from ._failure import PipelineFailure, short_repr
-from ._stage import (
-    ASYNC_FN,
-    ASYNC_GEN,
-    ASYNC_SOURCE,
-    LOOP,
-    RUNNER,
-    SOURCE,
-    SYNC_FN,
-    SYNC_GEN,
-    Stage,
-)
+from ._stage import ASYNC_FN, ASYNC_SOURCE, LOOP, RUNNER, SOURCE, SYNC_FN, SYNC_GEN, Stage
 from ._stats import LoggingStatsHook, PipelineStats, QueuePerfStats, StatsHook, TaskPerfStats
+
+__all__ = ["Engine"]
 
 _LG = logging.getLogger("spdl.pipeline")
 
@@ -951,5 +944,3 @@ except (AttributeError, RuntimeError):  # not in this Python, or already shuttin
     import atexit
 
     atexit.register(_stop_all_at_exit)
-
-__all__ = ["ASYNC_GEN", "SYNC_GEN", "Engine"]
