@@ -18,3 +18,8 @@ cdef class CPUBuffer:
 # "int16", "int32", "int64", "float32", "float64", ">u2"); fill it through `buf.data` (nogil is
 # fine).
 cdef CPUBuffer new_cpu_buffer(tuple shape, str dtype)
+
+# Take ownership of `*data` (from malloc/posix_memalign/realloc, at least `capacity` bytes, freed
+# with free()) as a buffer of `shape` and `dtype`; `*data` is set to NULL. For producers that grow
+# their output while decoding and learn its final shape at the end.
+cdef CPUBuffer adopt_cpu_buffer(void **data, size_t capacity, tuple shape, str dtype)

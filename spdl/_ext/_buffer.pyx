@@ -192,7 +192,7 @@ cdef object _make_capsule(CPUBuffer buf):
         raise
 
 
-cdef CPUBuffer new_cpu_buffer(tuple shape, str dtype):
+cdef CPUBuffer _shaped(tuple shape, str dtype):
     cdef CPUBuffer buf = CPUBuffer.__new__(CPUBuffer)
     cdef Py_ssize_t n = 1
     cdef int i
@@ -214,10 +214,24 @@ cdef CPUBuffer new_cpu_buffer(tuple shape, str dtype):
         buf.strides_[i] = stride
         stride *= buf.shape_[i]
     buf.nbytes = n * buf.itemsize_
+    return buf
+
+
+cdef CPUBuffer new_cpu_buffer(tuple shape, str dtype):
+    cdef CPUBuffer buf = _shaped(shape, dtype)
     # One byte at least, so data is never NULL. (Not av_malloc: it refuses more than 2 GiB.)
     if posix_memalign(&buf.data, ALIGN, buf.nbytes if buf.nbytes > 0 else 1) != 0:
         buf.data = NULL
         raise MemoryError(f"Cannot allocate {buf.nbytes} bytes for a {shape} {dtype} buffer")
+    return buf
+
+
+cdef CPUBuffer adopt_cpu_buffer(void **data, size_t capacity, tuple shape, str dtype):
+    cdef CPUBuffer buf = _shaped(shape, dtype)
+    if buf.nbytes > capacity or data[0] == NULL:
+        raise ValueError(f"{capacity} bytes cannot hold a {shape} {dtype} buffer")
+    buf.data = data[0]
+    data[0] = NULL
     return buf
 
 

@@ -27,7 +27,7 @@ _SAMPLE_DTYPES = {
 }
 
 
-cdef tuple _video_layout(const avu.AVFrame *f):
+cdef tuple video_layout(const avu.AVFrame *f):
     """(shape of one frame, dtype) for the frame's pixel format, or ValueError."""
     cdef const avu.AVPixFmtDescriptor *d = avu.av_pix_fmt_desc_get(<avu.AVPixelFormat>f.format)
     cdef int bits, itemsize, planes, i, total
@@ -101,7 +101,7 @@ cdef tuple _layout(Frames frames):
         if avu.av_sample_fmt_is_planar(<avu.AVSampleFormat>f.format):
             return (ch, samples), _SAMPLE_DTYPES[packed]
         return (samples, ch), _SAMPLE_DTYPES[packed]
-    shape, dtype = _video_layout(f)
+    shape, dtype = video_layout(f)
     if frames.kind == KIND_IMAGE and frames.n == 1:
         return shape, dtype
     return (frames.n, *shape), dtype

@@ -11,9 +11,9 @@ every frame, and (unless ``allow_partial``) refuses corrupt frames and failing p
 
 import warnings
 
-from libc.errno cimport EAGAIN, ENOMEM
-from libc.stdint cimport int64_t
-from libc.stdlib cimport free, malloc
+from libc.errno cimport EAGAIN, EINVAL, ENOMEM
+from libc.stdint cimport int64_t, uint8_t
+from libc.stdlib cimport free, malloc, realloc
 
 from spdl._ext._live cimport live_add, live_register
 cimport avcodec as avc
@@ -23,6 +23,8 @@ from spdl._ext._budget cimport (
     BUDGET_OK, Budget, budget_arm, budget_check, budget_reason, enter_exclusive,
     leave_exclusive, spdl_atomic_store,
 )
+from spdl._ext._buffer cimport CPUBuffer, adopt_cpu_buffer
+from spdl._ext._convert cimport video_layout
 from spdl._ext._error cimport clear_ffmpeg_log, make_media_error
 from spdl._ext._filter cimport FilterGraph, configure_simple, push_pull
 from spdl._ext._frames cimport Frames, new_frames
@@ -40,6 +42,7 @@ cdef enum Failure:
     FAIL_CORRUPT = 3
     FAIL_TOO_MANY_PIXELS = 4
     FAIL_TOO_MANY_BYTES = 5
+    FAIL_MISMATCH = 6
 
 # Decode size limits: what one call may produce unless told otherwise (set_decode_limits).
 _LIMITS = {"max_pixels": 8192 * 8192, "max_bytes": 256 * 1024 * 1024}
@@ -117,6 +120,16 @@ cdef class DecodeCore:
     cdef int64_t *wanted
     cdef Py_ssize_t n_wanted
     cdef str src
+    # Direct mode (load_video): each output frame is copied at once into one growing buffer,
+    # while it is still in cache, and its memory goes back to FFmpeg's pool.
+    cdef bint direct
+    cdef uint8_t *dst
+    cdef size_t dst_cap
+    cdef size_t dst_len
+    cdef int64_t dst_frames
+    cdef int64_t expected_frames
+    cdef size_t frame_size
+    cdef avu.AVFrame *first
 
     def __cinit__(self):
         if SPDL_LIVE_COUNTERS:
@@ -128,7 +141,9 @@ cdef class DecodeCore:
         avc.avcodec_free_context(&self.codec_ctx)
         avu.av_frame_free(&self.frame)
         avu.av_frame_free(&self.tmp)
+        avu.av_frame_free(&self.first)
         free(self.wanted)
+        free(self.dst)
 
     cdef int _emit(self, avu.AVFrame *f, Frames out) noexcept nogil:
         """Limits, then the filter graph (built on the first frame); `f` is consumed."""
@@ -172,6 +187,12 @@ cdef class DecodeCore:
                 return ret
         if ret < 0:
             return ret
+        return self._absorb(out, before)
+
+    cdef int _absorb(self, Frames out, Py_ssize_t before) noexcept nogil:
+        """Limits on the frames out[before:]; in direct mode, copy them out and free them."""
+        cdef Py_ssize_t i
+        cdef int ret
         for i in range(before, out.n):
             if out.frames[i].width and self.max_pixels and \
                     <int64_t>out.frames[i].width * out.frames[i].height > self.max_pixels:
@@ -181,6 +202,55 @@ cdef class DecodeCore:
         if self.max_bytes and self.bytes_out > self.max_bytes:
             self.failure = FAIL_TOO_MANY_BYTES
             return avu.AVERROR(ENOMEM)
+        if self.direct:
+            for i in range(before, out.n):
+                ret = self._store(out.frames[i])
+                if ret < 0:
+                    return ret
+            for i in range(before, out.n):
+                avu.av_frame_free(&out.frames[i])
+            out.n = before
+        return 0
+
+    cdef int _store(self, const avu.AVFrame *f) noexcept nogil:
+        """Append one frame's bytes (convert_frames' layout) to the direct-mode buffer."""
+        cdef int size
+        cdef size_t cap
+        cdef uint8_t *grown
+        if self.first == NULL:
+            size = avu.av_image_get_buffer_size(<avu.AVPixelFormat>f.format, f.width, f.height, 1)
+            if size < 0:
+                return size
+            self.first = avu.av_frame_alloc()
+            if self.first == NULL:
+                return avu.AVERROR(ENOMEM)
+            self.first.format = f.format
+            self.first.width = f.width
+            self.first.height = f.height
+            self.frame_size = size
+        elif (f.format != self.first.format or f.width != self.first.width
+              or f.height != self.first.height):
+            self.failure = FAIL_MISMATCH
+            return avu.AVERROR(EINVAL)
+        if self.dst_len + self.frame_size > self.dst_cap:
+            if self.dst_cap == 0:
+                cap = self.frame_size * (self.expected_frames if self.expected_frames > 0 else 1)
+            else:
+                cap = self.dst_cap + self.dst_cap // 2
+            if cap < self.dst_len + self.frame_size:
+                cap = self.dst_len + self.frame_size
+            grown = <uint8_t *>realloc(self.dst, cap)
+            if grown == NULL:
+                return avu.AVERROR(ENOMEM)
+            self.dst = grown
+            self.dst_cap = cap
+        size = avu.av_image_copy_to_buffer(self.dst + self.dst_len, <int>self.frame_size,
+                                           <const uint8_t *const *>f.data, f.linesize,
+                                           <avu.AVPixelFormat>f.format, f.width, f.height, 1)
+        if size < 0:
+            return size
+        self.dst_len += self.frame_size
+        self.dst_frames += 1
         return 0
 
     cdef int _accept(self, avu.AVFrame *f, Frames out) noexcept nogil:
@@ -283,6 +353,7 @@ cdef class DecodeCore:
 
     cdef int flush(self, Frames out) noexcept nogil:
         cdef int ret
+        cdef Py_ssize_t before
         if self.flushed:
             return 0
         self.flushed = True
@@ -299,10 +370,12 @@ cdef class DecodeCore:
             if ret < 0:
                 return ret
         if self.c_desc != NULL and self.graph.graph != NULL:
+            before = out.n
             ret = push_pull(self.graph.src, self.graph.sink, NULL, self.next_pts, self.tmp, out)
             if ret < 0:
                 self.failure = FAIL_FILTER
                 return ret
+            return self._absorb(out, before)
         return 0
 
     cdef object error(self, int ret):
@@ -321,6 +394,10 @@ cdef class DecodeCore:
                 "[step: decode]; decode in chunks (spdl.io.Decoder), or raise the limit with "
                 "spdl.io.decode_config(max_bytes=...) or spdl.io.set_decode_limits()",
                 source=self.src, step="decode")
+        if self.failure == FAIL_MISMATCH:
+            return ValueError(
+                f"Frames change size or pixel format mid-stream ({self.src}); add a scale and "
+                "format filter to filter_desc to make them one shape")
         if self.failure == FAIL_CORRUPT:
             return TruncatedMediaError(
                 f"A frame was decoded from corrupt or missing data: {self.src} [step: decode]; "
@@ -498,6 +575,47 @@ def decode_packets(Packets packets, filter_desc=_DEFAULT, decode_config=None, *,
     """
     cdef DecodeCore core = new_core(packets, filter_desc, decode_config, timeout, allow_partial)
     return _run_all(core, packets, True)
+
+
+def decode_to_buffer(Packets packets, filter_desc=_DEFAULT, decode_config=None, *,
+                     timeout=None, allow_partial=False):
+    """``convert_frames(decode_packets(...))`` for video in one pass: each frame is copied into
+    the output as soon as the filter graph produces it (while it is in cache), and its memory
+    goes straight back to FFmpeg's frame pool. Same arguments, same bytes and layout.
+
+    Returns:
+        CPUBuffer: (N, ...) in the layout of :func:`convert_frames`.
+    """
+    cdef DecodeCore core
+    cdef Frames out
+    cdef int ret
+    if packets.kind != KIND_VIDEO:
+        return _convert_py(decode_packets(packets, filter_desc, decode_config, timeout=timeout,
+                                          allow_partial=allow_partial))
+    core = new_core(packets, filter_desc, decode_config, timeout, allow_partial)
+    core.direct = True
+    core.expected_frames = packets.num_frames
+    out = new_frames(packets.kind, core.out_tb, packets.src)
+    enter_exclusive(&core.busy)
+    try:
+        with nogil(SPDL_RELEASE_GIL):
+            clear_ffmpeg_log()
+            ret = core.run(packets, 0, packets.n, True, out)
+    finally:
+        leave_exclusive(&core.busy)
+    if ret < 0:
+        raise core.error(ret)
+    core.note_issues(out, packets)
+    if core.dst_frames == 0:
+        where = "" if packets.timestamp is None else f" in the window {packets.timestamp}"
+        raise make_media_error(0, "decode", packets.src, f"No frame could be decoded{where}")
+    shape, dtype = video_layout(core.first)
+    return adopt_cpu_buffer(<void **>&core.dst, core.dst_cap, (core.dst_frames, *shape), dtype)
+
+
+def _convert_py(frames):
+    from spdl._ext._convert import convert_frames
+    return convert_frames(frames)
 
 
 cdef class Decoder:

@@ -31,6 +31,9 @@ cdef class FilterGraph:
         "buffer@in=video_size=320x240:pix_fmt=yuv420p:time_base=1/25,"
         "hflip,format=gray,buffersink@out"
 
+    Sources and sinks are known by the name after ``@`` (``"in"``, ``"out"`` above); with one of
+    each, the ``key`` arguments may be left out.
+
     Args:
         filter_desc (str): the whole graph.
 
@@ -69,6 +72,8 @@ cdef class FilterGraph:
             ctx = self.graph.filters[i]
             kind = ctx.filter.name.decode()
             name = ctx.name.decode()
+            # "buffer@in" is known as "in"; an unnamed one by FFmpeg's name ("Parsed_buffer_0").
+            name = name.split("@", 1)[1] if name.startswith(kind + "@") else name
             if kind in ("buffer", "abuffer"):
                 self.inputs[name] = (<size_t>ctx, kind == "abuffer")
             elif kind in ("buffersink", "abuffersink"):

@@ -70,10 +70,10 @@ def load_video(
     packets = demux_video(
         src, timestamp, timeout=timeout, allow_partial=allow_partial, **demuxer_args
     )
-    frames = _decode.decode_packets(
+    # Decode and copy in one pass (same result as convert_frames(decode_packets(...))).
+    return _decode.decode_to_buffer(
         packets, filter_desc, decode_config, timeout=timeout, allow_partial=allow_partial
     )
-    return _convert.convert_frames(frames)
 
 
 def load_audio(

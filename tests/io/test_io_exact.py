@@ -324,3 +324,32 @@ def test_list_of_frames_is_one_batch(io_media):
     assert batch.shape == (2, 239, 321, 3)
     for i, p in enumerate(paths):
         np.testing.assert_array_equal(batch[i], media.reference_video(p)[0])
+
+
+def test_filter_graph_runs_any_graph(io_media):
+    path = io_media("h264")
+    native = spdl.io.decode_packets(spdl.io.demux_video(path), filter_desc=None)
+    graph = spdl.io.FilterGraph(
+        "buffer@in=video_size=320x240:pix_fmt=yuv420p:time_base=1/12800,"
+        "hflip,format=gray,buffersink@out"
+    )
+    assert graph.input_names == ["in"] and graph.output_names == ["out"]
+    graph.add_frames(native)
+    graph.flush()
+    out = graph.get_frames()
+    assert len(native) == 25  # the input frames are kept
+    array = spdl.io.to_numpy(spdl.io.convert_frames(out))
+    np.testing.assert_array_equal(array, media.reference_video(path, vf="hflip", pix_fmt="gray"))
+    with pytest.raises(spdl.io.InvalidFilterError):
+        spdl.io.FilterGraph("buffer=video_size=2x2:pix_fmt=gray:time_base=1/1,nosuch,buffersink")
+    with pytest.raises(ValueError):
+        spdl.io.FilterGraph("buffer=video_size=2x2:pix_fmt=gray:time_base=1/1,hflip")
+
+
+def test_load_video_equals_decode_then_convert(io_media):
+    path = io_media("vp9")
+    for desc in [None, "fps=7,format=rgb24", spdl.io.get_video_filter_desc(scale_width=50)]:
+        a = spdl.io.to_numpy(spdl.io.load_video(path, filter_desc=desc))
+        frames = spdl.io.decode_packets(spdl.io.demux_video(path), filter_desc=desc)
+        b = spdl.io.to_numpy(spdl.io.convert_frames(frames))
+        np.testing.assert_array_equal(a, b)
