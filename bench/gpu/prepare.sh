@@ -43,7 +43,7 @@ dl() {
 }
 [ -n "$(ls "$dest/whl/tools" 2>/dev/null)" ] || dl "$dest/whl/tools" \
   'meson>=1.1' 'meson-python>=0.15' ninja pyproject-metadata 'pytest>=7' pluggy iniconfig \
-  'pytest-timeout>=2.1' psutil packaging
+  'pytest-timeout>=2.1' psutil packaging pygments
 [ -n "$(ls "$dest/whl/nvc" 2>/dev/null)" ] || dl "$dest/whl/nvc" pynvvideocodec
 [ -n "$(ls "$dest/whl/peer" 2>/dev/null)" ] || dl "$dest/whl/peer" spdl==0.8.0 spdl-core==0.8.0 spdl-io==0.8.0
 
