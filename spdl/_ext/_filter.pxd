@@ -12,6 +12,7 @@ cdef class FilterGraph:
     cdef dict inputs
     cdef dict outputs
     cdef readonly str filter_desc
+    cdef int busy
 
 # A graph "buffer -> desc -> buffersink" (or abuffer/abuffersink) shaped for `frame`. AVERROR or 0.
 cdef int configure_simple(FilterGraph g, const char *desc, const avu.AVFrame *frame, bint audio,

@@ -14,6 +14,7 @@ from libc.string cimport strlen
 from spdl._ext._live cimport live_add, live_register
 cimport avfilter as avf
 cimport avutil as avu
+from spdl._ext._budget cimport enter_exclusive, leave_exclusive
 from spdl._ext._error cimport clear_ffmpeg_log, make_media_error
 from spdl._ext._frames cimport Frames, new_frames
 from spdl._ext._packets cimport KIND_AUDIO, KIND_VIDEO
@@ -39,6 +40,8 @@ cdef class FilterGraph:
 
     Raises:
         InvalidFilterError: FFmpeg cannot parse or configure the graph.
+
+    One thread at a time (a second one at once gets ``RuntimeError``).
     """
 
     def __init__(self, str filter_desc):
@@ -105,13 +108,17 @@ cdef class FilterGraph:
         cdef avf.AVFilterContext *src = _pick(self.inputs, key, "input")
         cdef Py_ssize_t i
         cdef int ret = 0
-        with nogil(SPDL_RELEASE_GIL):
-            clear_ffmpeg_log()
-            for i in range(frames.n):
-                ret = avf.av_buffersrc_add_frame_flags(src, frames.frames[i],
-                                                       avf.AV_BUFFERSRC_FLAG_KEEP_REF)
-                if ret < 0:
-                    break
+        enter_exclusive(&self.busy)
+        try:
+            with nogil(SPDL_RELEASE_GIL):
+                clear_ffmpeg_log()
+                for i in range(frames.n):
+                    ret = avf.av_buffersrc_add_frame_flags(src, frames.frames[i],
+                                                           avf.AV_BUFFERSRC_FLAG_KEEP_REF)
+                    if ret < 0:
+                        break
+        finally:
+            leave_exclusive(&self.busy)
         if ret < 0:
             raise make_media_error(ret, "filter", repr(self.filter_desc))
 
@@ -119,8 +126,12 @@ cdef class FilterGraph:
         """Signal the end of the stream to the source named ``key``."""
         cdef avf.AVFilterContext *src = _pick(self.inputs, key, "input")
         cdef int ret
-        with nogil(SPDL_RELEASE_GIL):
-            ret = avf.av_buffersrc_add_frame_flags(src, NULL, 0)
+        enter_exclusive(&self.busy)
+        try:
+            with nogil(SPDL_RELEASE_GIL):
+                ret = avf.av_buffersrc_add_frame_flags(src, NULL, 0)
+        finally:
+            leave_exclusive(&self.busy)
         if ret < 0:
             raise make_media_error(ret, "filter", repr(self.filter_desc))
 
@@ -135,9 +146,13 @@ cdef class FilterGraph:
         cdef int ret
         if tmp == NULL:
             raise MemoryError()
-        with nogil(SPDL_RELEASE_GIL):
-            ret = push_pull(NULL, sink, NULL, 0, tmp, out)
-        avu.av_frame_free(&tmp)
+        enter_exclusive(&self.busy)
+        try:
+            with nogil(SPDL_RELEASE_GIL):
+                ret = push_pull(NULL, sink, NULL, 0, tmp, out)
+        finally:
+            leave_exclusive(&self.busy)
+            avu.av_frame_free(&tmp)
         if ret < 0:
             raise make_media_error(ret, "filter", repr(self.filter_desc))
         return out
