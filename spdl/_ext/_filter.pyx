@@ -182,7 +182,7 @@ cdef int configure_simple(FilterGraph g, const char *desc, const avu.AVFrame *fr
                  b"video_size=%dx%d:pix_fmt=%d:time_base=%d/%d:pixel_aspect=%d/%d",
                  frame.width, frame.height, frame.format, time_base.num, time_base.den,
                  frame.sample_aspect_ratio.num,
-                 frame.sample_aspect_ratio.den if frame.sample_aspect_ratio.den else 1)
+                 <int>(frame.sample_aspect_ratio.den if frame.sample_aspect_ratio.den else 1))
         if frame_rate.num > 0 and frame_rate.den > 0:
             snprintf(args + strlen(args), sizeof(args) - strlen(args), b":frame_rate=%d/%d",
                      frame_rate.num, frame_rate.den)
