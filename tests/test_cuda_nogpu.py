@@ -330,6 +330,13 @@ def test_annexb_reads_memory_in_place(tmp_path):
         spdl.io.demux_annexb(audio)
 
 
+@needs_ffmpeg
+def test_decode_packets_nvdec_names_the_packets_it_takes(tmp_path):
+    path = cuda_media.media.make_video(tmp_path / "v.mp4", duration=0.2)
+    with pytest.raises(TypeError, match="demux_annexb"):
+        spdl.io.decode_packets_nvdec(spdl.io.demux_video(path))
+
+
 def test_nvdec_output_size():
     from spdl.io._nvdec import nvdec_output_size
 

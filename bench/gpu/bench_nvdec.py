@@ -41,11 +41,10 @@ def _side():
             return spdl.io.decode_packets_nvdec(spdl.io.demux_annexb(path), device_config=cfg)
 
         cpu = None
-        if hasattr(spdl.io, "demux_video") and hasattr(spdl.io, "decode_packets"):
+        if hasattr(spdl.io, "load_video"):
 
-            def cpu(path):
-                frames = spdl.io.decode_packets(spdl.io.demux_video(path))
-                return spdl.io.transfer_buffer(spdl.io.convert_frames(frames), device_config=cfg)
+            def cpu(path):  # rgb24 on the CPU (one copy per frame), then to the GPU
+                return spdl.io.transfer_buffer(spdl.io.load_video(path), device_config=cfg)
 
         return "ours", decode, cpu
 

@@ -346,6 +346,12 @@ def decode_packets_nvdec(
         CUDANotAvailableError: no GPU, CuPy or PyNvVideoCodec.
         spdl.io.DecodeError: NVDEC rejected the stream, or it held no decodable frame.
     """
+    if not isinstance(packets, AnnexBPackets):
+        raise TypeError(
+            f"decode_packets_nvdec takes the packets of spdl.io.demux_annexb(src), not "
+            f"{type(packets).__name__}: NVDEC needs the Annex B stream, which demux_video's "
+            f"packets do not carry"
+        )
     config, nvc = _prepare(device_config, pix_fmt)
     crop, out_h, out_w = nvdec_output_size(
         packets.width,
