@@ -353,3 +353,23 @@ def test_load_video_equals_decode_then_convert(io_media):
         frames = spdl.io.decode_packets(spdl.io.demux_video(path), filter_desc=desc)
         b = spdl.io.to_numpy(spdl.io.convert_frames(frames))
         np.testing.assert_array_equal(a, b)
+
+
+def test_sample_decode_touches_only_the_needed_gops(io_media):
+    import time
+
+    packets = spdl.io.demux_video(io_media("long"))  # 500 frames, a keyframe every 25
+    assert sum(packets.keyframes) >= 10
+
+    def timed(fn):
+        best = float("inf")
+        for _ in range(2):
+            t0 = time.perf_counter()
+            fn()
+            best = min(best, time.perf_counter() - t0)
+        return best
+
+    full = timed(lambda: spdl.io.decode_packets(packets, filter_desc=None))
+    sampled = timed(lambda: spdl.io.sample_decode_video(packets, [30, 410], filter_desc=None))
+    # Two GOPs of twenty: a fraction of the full decode's time (generous for a busy machine).
+    assert sampled < 0.5 * full, (sampled, full)
