@@ -9,7 +9,8 @@ verdicts are:
 - ``crash``: the worker died (a signal or an exit: a finding; the worker is restarted);
 - ``hang``: no answer within the per-input time limit (a finding; the worker is killed);
 - ``blowup``: a result larger than ``blowup_bytes`` (a finding: a few KB of broken input must not
-  make hundreds of MB of output).
+  make hundreds of MB of output). The worker sets ``spdl.io.set_decode_limits(max_bytes=...)`` to
+  the same figure, so a blowup means the library's decompression-bomb guard let it through.
 
 Every finding is saved as ``FINDINGS/<verdict>-<target>-<sha1>.bin`` with a ``.json`` beside it
 (seed, index, mutations, source form, error, traceback, the tail of the worker's log), and
@@ -44,8 +45,16 @@ class Runner:
         log_dir: where the worker's stderr log goes.
     """
 
-    def __init__(self, *, time_limit: float = 10.0, memory_limit: int = 4 << 30, log_dir=None):
+    def __init__(
+        self,
+        *,
+        time_limit: float = 10.0,
+        memory_limit: int = 4 << 30,
+        log_dir=None,
+        decode_max_bytes: int = 0,
+    ):
         self.time_limit = time_limit
+        self.decode_max_bytes = decode_max_bytes
         self.memory_limit = memory_limit
         self._own_dir = log_dir is None
         self.log_dir = Path(log_dir or tempfile.mkdtemp(prefix="spdl-fuzz-"))
@@ -64,6 +73,7 @@ class Runner:
             "time_limit": self.time_limit,
             "root": str(corpus.ROOT),
             "tmpdir": str(self.log_dir),
+            "decode_max_bytes": self.decode_max_bytes,
         }
         from . import worker
 
@@ -245,7 +255,7 @@ def run_campaign(
     pairs = [(t, name) for t in targets for name, (kind, _) in seeds.items() if kind in t.kinds]
     others = [data for _, data in seeds.values()]
     report = Report(seed=seed)
-    runner = Runner(time_limit=time_limit, memory_limit=memory_limit)
+    runner = Runner(time_limit=time_limit, memory_limit=memory_limit, decode_max_bytes=blowup_bytes)
     t_start = time.monotonic()
     last_progress = t_start
 

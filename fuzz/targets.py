@@ -110,6 +110,22 @@ def _image_batch(src) -> int:
     return _touch(io.to_numpy(buf))
 
 
+def _image_batch_lenient(src) -> int:
+    """The input between two copies of itself with ``strict=False`` and JPEG lowres decoding:
+    broken images are skipped and reported, and each report must be a MediaError."""
+    import spdl.io as io
+
+    buf, failures = io.load_image_batch(
+        [src, src, src], width=8, height=6, strict=False, jpeg_lowres=True
+    )
+    for _, error in failures:
+        if not isinstance(error, io.MediaError):
+            raise error
+    if len(failures) + io.to_numpy(buf).shape[0] != 3:
+        raise AssertionError(f"3 images in, {io.to_numpy(buf).shape[0]} out + {len(failures)}")
+    return _touch(io.to_numpy(buf))
+
+
 def _nvjpeg(src) -> int:
     import spdl.io as io
 
@@ -155,6 +171,12 @@ TARGETS: tuple[Target, ...] = (
         "sample_decode_video", ("video",), ("demux_video", "sample_decode_video"), _sample_decode
     ),
     Target("load_image_batch", ("image",), ("load_image_batch", "to_numpy"), _image_batch),
+    Target(
+        "load_image_batch_lenient",
+        ("image",),
+        ("load_image_batch", "to_numpy"),
+        _image_batch_lenient,
+    ),
     Target(
         "decode_image_nvjpeg", ("image",), ("decode_image_nvjpeg", "cuda_config"), _nvjpeg, gpu=True
     ),

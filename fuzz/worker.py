@@ -53,6 +53,10 @@ def serve(conn, options: dict) -> None:
         spdl.io.utils.set_ffmpeg_log_level("quiet")
     except Exception:  # a build without the utils module still fuzzes
         pass
+    # The library's own decompression-bomb guard, tightened to the campaign's blowup threshold:
+    # a larger output then means the guard failed, not merely that a file is big.
+    if options.get("decode_max_bytes") and hasattr(spdl.io, "set_decode_limits"):
+        spdl.io.set_decode_limits(max_bytes=options["decode_max_bytes"])
     known = {t.name: t for t in targets.TARGETS}
     known.update(targets.SELFTESTS)
     tmpdir = options.get("tmpdir") or tempfile.mkdtemp(prefix="spdl-fuzz-")
