@@ -21,6 +21,8 @@ from spdl._ext._buffer cimport CPUBuffer, new_cpu_buffer
 from spdl._ext._frames cimport Frames
 from spdl._ext._packets cimport KIND_AUDIO, KIND_IMAGE
 
+from spdl._ext._error import ConvertError
+
 _SAMPLE_DTYPES = {
     "u8": "uint8", "s16": "int16", "s32": "int32", "flt": "float32", "dbl": "float64",
     "s64": "int64",
@@ -83,10 +85,21 @@ cdef int _check_same(Frames frames) except -1:
 
 cdef tuple _layout(Frames frames):
     """(shape, dtype) of the whole of ``frames`` converted."""
-    cdef avu.AVFrame *f
-    cdef Py_ssize_t i, samples = 0
     if frames.n == 0:
         raise ValueError(f"No frames to convert ({frames.src})")
+    # What follows depends on the decoded data, not on the arguments: a broken or changing
+    # stream makes it fail, so it is a MediaError (ConvertError, still a ValueError).
+    try:
+        return _layout_of(frames)
+    except ValueError as e:
+        raise ConvertError(
+            f"Failed to convert: {frames.src} [step: convert]: {e}", source=frames.src,
+            step="convert") from None
+
+
+cdef tuple _layout_of(Frames frames):
+    cdef avu.AVFrame *f
+    cdef Py_ssize_t i, samples = 0
     _check_same(frames)
     f = frames.frames[0]
     if frames.kind == KIND_AUDIO:

@@ -113,6 +113,12 @@ class InvalidFilterError(FilterError, ValueError):
     """A filter description FFmpeg cannot parse or configure (a bad argument)."""
 
 
+class ConvertError(MediaError, ValueError):
+    """Decoded frames that cannot become one array: their size or format changes within the
+    frames (a stream that changes resolution), or their native format has no array layout. Also
+    a ValueError: a filter that scales or converts the frames (``filter_desc``) avoids it."""
+
+
 class UnsupportedMediaError(MediaError):
     """The media uses a format or codec this FFmpeg build cannot handle."""
 

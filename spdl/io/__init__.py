@@ -16,6 +16,7 @@ from spdl._ext._decode import (
 )
 from spdl._ext._demux import Demuxer
 from spdl._ext._error import (
+    ConvertError,
     DecodeError,
     DemuxError,
     FilterError,
@@ -55,6 +56,7 @@ __all__ = [
     "CUDABuffer",
     "CUDAConfig",
     "CUDANotAvailableError",
+    "ConvertError",
     "DecodeConfig",
     "DecodeError",
     "Decoder",

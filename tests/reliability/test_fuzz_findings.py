@@ -1,0 +1,43 @@
+"""Regression tests for what fuzzing found, each rebuilt from generated media (no saved inputs).
+
+- Frames whose size changes mid-stream (found as mutated MJPEG, VP9 and GIF files; legal in a raw
+  H.264 stream too) decoded natively and converted: ``convert_frames`` raised a bare
+  ``ValueError``, outside the ``MediaError`` family that callers catch for broken media.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+import media
+
+io = pytest.importorskip("spdl.io")
+if not hasattr(io, "convert_frames"):
+    pytest.skip("spdl.io has no convert_frames yet", allow_module_level=True)
+
+
+@pytest.fixture(scope="module")
+def resolution_change(tmp_path_factory):
+    """A raw H.264 stream of 5 frames at 64x48 followed by 5 at 32x24 (two encodes, joined)."""
+    d = tmp_path_factory.mktemp("finding")
+    parts = []
+    for w, h in ((64, 48), (32, 24)):
+        path = media.make_video(
+            d / f"part{w}.h264", width=w, height=h, rate=10, duration=0.5, extra=("-f", "h264")
+        )
+        parts.append(path.read_bytes())
+    out = d / "change.h264"
+    out.write_bytes(b"".join(parts))
+    return out
+
+
+def test_size_change_in_native_frames_is_a_media_error(resolution_change):
+    packets = io.demux_video(str(resolution_change))
+    frames = io.decode_packets(packets, filter_desc=None)
+    assert frames.num_frames == 10
+    with pytest.raises(io.MediaError) as info:
+        io.convert_frames(frames)
+    assert isinstance(info.value, ValueError)  # still what callers of the old error caught
+    assert "differs in size or format" in str(info.value)
+    # The default filter graph scales every frame to the first one's size: no error there.
+    assert io.to_numpy(io.convert_frames(io.decode_packets(packets))).shape == (10, 48, 64, 3)
