@@ -398,9 +398,9 @@ def test_interpreter_exits_with_a_pipeline_still_running(mode):
     """The script leaves without stopping its pipeline: the interpreter must still exit."""
     try:
         proc = subprocess.run(
-            [sys.executable, "-c", _EXIT_SCRIPT, mode], capture_output=True, text=True, timeout=10
+            [sys.executable, "-c", _EXIT_SCRIPT, mode], capture_output=True, text=True, timeout=8
         )
     except subprocess.TimeoutExpired:
-        pytest.fail("the interpreter did not exit within 10 s")
+        pytest.fail("the interpreter did not exit within 8 s")
     assert "leaving" in proc.stdout
     assert proc.returncode == 0, proc.stderr
