@@ -726,9 +726,17 @@ def sample_decode_video(Packets packets, indices, filter_desc=_DEFAULT, decode_c
     if untimed:
         # Without presentation timestamps (e.g. AVI with B-frames) frames cannot be matched to
         # packets: decode the whole window and pick by position.
+        _check_indices(indices, packets.num_frames)
         native = _run_all(new_core(packets, None, decode_config, timeout, allow_partial),
                           packets, True)
-        _check_indices(indices, native.n)
+        # A broken stream may decode to fewer frames than it has packets: the indices were
+        # valid, the data is not, so that is a decode error (or, with allow_partial, a skip).
+        missing = [i for i in indices if i >= native.n]
+        if missing and not allow_partial:
+            raise make_media_error(0, "decode", packets.src,
+                                   f"{len(missing)} wanted frame(s) could not be decoded "
+                                   f"({native.n} of {packets.num_frames} frames decoded)")
+        indices = [i for i in indices if i < native.n]
         return _filter_frames(native[indices], packets, filter_desc, decode_config, timeout,
                               allow_partial)
     shown.sort()

@@ -3,9 +3,16 @@
 - Frames whose size changes mid-stream (found as mutated MJPEG, VP9 and GIF files; legal in a raw
   H.264 stream too) decoded natively and converted: ``convert_frames`` raised a bare
   ``ValueError``, outside the ``MediaError`` family that callers catch for broken media.
+- A broken MPEG-2 TS whose packets lack timestamps and decode to fewer frames than
+  ``num_frames`` counts: ``sample_decode_video`` with indices below ``num_frames`` raised the
+  ``ValueError`` meant for out-of-range arguments. Replayed from the campaign input that found it
+  (seed 2, input 54933); another ffmpeg build makes other seed bytes, so there the replay only
+  checks the general rule: a result or a MediaError.
 """
 
 from __future__ import annotations
+
+import random
 
 import pytest
 
@@ -41,3 +48,21 @@ def test_size_change_in_native_frames_is_a_media_error(resolution_change):
     assert "differs in size or format" in str(info.value)
     # The default filter graph scales every frame to the first one's size: no error there.
     assert io.to_numpy(io.convert_frames(io.decode_packets(packets))).shape == (10, 48, 64, 3)
+
+
+def test_sample_decode_of_a_short_untimed_stream_is_a_media_error(fuzz_corpus):
+    from fuzz import mutators
+
+    _, seeds = fuzz_corpus
+    others = [data for _, data in seeds.values()]
+    data, applied = mutators.mutate(seeds["mpeg2.ts"][1], random.Random("2:54933"), others=others)
+    assert applied == ["duplicate_chunk", "insert_random"]
+    try:
+        packets = io.demux_video(data)
+        n = packets.num_frames
+        frames = io.sample_decode_video(packets, [n - 1, 0, n // 2, 0])
+    except io.MediaError as e:
+        if len(data) == 13048:  # the very input the campaign found, on this toolchain
+            assert "could not be decoded" in str(e)
+        return
+    assert frames.num_frames == 4
