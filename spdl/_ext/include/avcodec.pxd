@@ -13,6 +13,7 @@ cdef extern from "libavcodec/avcodec.h" nogil:
         AV_CODEC_ID_MJPEG
         AV_CODEC_ID_PNG
 
+    int AV_INPUT_BUFFER_PADDING_SIZE
     int AV_PKT_FLAG_KEY
     int AV_PKT_FLAG_CORRUPT
     int AV_PKT_FLAG_DISCARD
@@ -28,6 +29,7 @@ cdef extern from "libavcodec/avcodec.h" nogil:
         const char *long_name
         AVMediaType type
         AVCodecID id
+        uint8_t max_lowres
 
     ctypedef struct AVCodecParameters:
         AVMediaType codec_type

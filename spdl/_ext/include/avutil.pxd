@@ -119,6 +119,15 @@ cdef extern from "libavutil/pixfmt.h" nogil:
         AV_PIX_FMT_GRAY16LE
         AV_PIX_FMT_CUDA
 
+cdef extern from "libavutil/pixfmt.h" nogil:
+    enum AVColorRange:
+        AVCOL_RANGE_UNSPECIFIED
+        AVCOL_RANGE_MPEG
+        AVCOL_RANGE_JPEG
+    enum AVColorSpace:
+        AVCOL_SPC_BT470BG
+        AVCOL_SPC_UNSPECIFIED
+
 cdef extern from "libavutil/pixdesc.h" nogil:
     ctypedef struct AVComponentDescriptor:
         int plane

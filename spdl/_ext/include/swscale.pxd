@@ -14,9 +14,18 @@ cdef extern from "libswscale/swscale.h" nogil:
     int SWS_FULL_CHR_H_INT
     int SWS_FULL_CHR_H_INP
     int SWS_BITEXACT
+    int SWS_POINT
+    int SWS_BICUBLIN
+    int SWS_GAUSS
+    int SWS_SINC
+    int SWS_SPLINE
+    int SWS_CS_DEFAULT
 
     struct SwsContext:
         pass
+    SwsContext *sws_getContext(int srcW, int srcH, int srcFormat, int dstW, int dstH,
+                               int dstFormat, int flags, void *srcFilter, void *dstFilter,
+                               const double *param)
     SwsContext *sws_getCachedContext(SwsContext *context, int srcW, int srcH, int srcFormat,
                                      int dstW, int dstH, int dstFormat, int flags,
                                      void *srcFilter, void *dstFilter, const double *param)
@@ -27,3 +36,5 @@ cdef extern from "libswscale/swscale.h" nogil:
                                  const int *table, int dstRange, int brightness, int contrast,
                                  int saturation)
     const int *sws_getCoefficients(int colorspace)
+    int sws_getColorspaceDetails(SwsContext *c, int **inv_table, int *srcRange, int **table,
+                                 int *dstRange, int *brightness, int *contrast, int *saturation)
