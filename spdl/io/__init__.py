@@ -48,6 +48,7 @@ from ._load import (
 )
 from ._nvdec import decode_packets_nvdec, demux_annexb, streaming_load_video_nvdec
 from ._nvjpeg import decode_image_nvjpeg, load_image_batch_nvjpeg
+from ._image_batch import load_image_batch
 
 __all__ = [
     "AudioFrames",
@@ -92,6 +93,7 @@ __all__ = [
     "get_video_filter_desc",
     "load_audio",
     "load_image",
+    "load_image_batch",
     "load_image_batch_nvjpeg",
     "load_video",
     "sample_decode_video",

@@ -1,0 +1,731 @@
+"""Decode a list of images and resize each one straight into its slot of one batch buffer.
+
+This is the engine of ``spdl.io.load_image_batch``. One call runs one native loop over the batch
+with the GIL released: read the file (or take the bytes), decode, and let swscale write the
+resized picture directly into slot ``i`` of the (B, H, W, C) ``CPUBuffer``. Nothing per image goes
+through Python, a filter graph or an intermediate copy.
+
+What makes it fast (measured, see docs/performance.md):
+
+- Decoders are opened once per thread and kept, one per codec and ``lowres`` level.
+- JPEG and PNG skip libavformat: a whole file is one packet for both decoders, exactly what
+  FFmpeg's ``image2`` demuxer hands them, so there is no probing and no
+  ``avformat_find_stream_info``. Other formats take the general path (``_source.open_input``).
+- swscale contexts are cached per thread, keyed by input and output size and format, and set up
+  the way FFmpeg's ``scale`` filter sets them up, so the bytes equal
+  ``ffmpeg -i SRC -vf scale=W:H:flags=ALGO,format=PIX_FMT``.
+- Optionally the mjpeg decoder downscales by 2, 4 or 8 in the DCT domain (``lowres``) when the
+  image is at least that many times larger than the target, leaving a smaller swscale step.
+
+The per-thread state lives in a ``_Worker`` found through ``threading.local``: no native state is
+shared between threads.
+"""
+
+from libc.errno cimport EINVAL, EISDIR, ENOENT, ENOMEM, errno
+from libc.stdint cimport uint8_t, uintptr_t
+from libc.string cimport memcpy, memset
+from posix.fcntl cimport O_RDONLY
+from posix.fcntl cimport open as os_open
+from posix.stat cimport S_ISDIR, fstat, struct_stat
+from posix.unistd cimport close as os_close
+from posix.unistd cimport read as os_read
+
+cimport avcodec as avc
+cimport avformat as avfmt
+cimport avutil as avu
+cimport swscale as sws
+from spdl._ext._budget cimport Budget, budget_arm, budget_check, budget_reason
+from spdl._ext._buffer cimport CPUBuffer, new_cpu_buffer
+from spdl._ext._error cimport clear_ffmpeg_log, make_media_error
+from spdl._ext._source cimport Input, describe_source, open_input
+
+import os
+import threading
+
+from spdl._ext._error import MediaError, TruncatedMediaError
+
+# Where an image failed: the step name used by the error table (_error.pyx), and our own words.
+cdef enum:
+    STEP_READ = 1
+    STEP_DECODE = 2
+    STEP_SCALE = 3
+    STEP_GENERAL = 4   # not a failure: the image needs the general (libavformat) path
+
+cdef dict _STEP_NAMES = {STEP_READ: "open", STEP_DECODE: "decode", STEP_SCALE: "convert"}
+
+# Image kinds with a fast path (whole file = one packet, no demuxer).
+cdef enum:
+    KIND_OTHER = -1
+    KIND_JPEG = 0
+    KIND_PNG = 1
+    NUM_KINDS = 2
+
+cdef enum:
+    MAX_LOWRES = 3        # the mjpeg decoder's max_lowres
+    NUM_SCALERS = 16      # swscale contexts kept per thread (distinct input/output sizes)
+    SCRATCH_ALIGN = 64
+    AV_EAGAIN = -11
+
+# Interleaved 8-bit output formats: name -> (AVPixelFormat, channels).
+cdef dict _PIX_FMTS = {
+    "rgb24": (avu.AV_PIX_FMT_RGB24, 3),
+    "bgr24": (avu.AV_PIX_FMT_BGR24, 3),
+    "rgba": (avu.AV_PIX_FMT_RGBA, 4),
+    "gray": (avu.AV_PIX_FMT_GRAY8, 1),
+}
+
+# swscale algorithms, by the names FFmpeg's scale filter accepts in ``flags=``.
+cdef dict _SCALE_ALGOS = {
+    "fast_bilinear": sws.SWS_FAST_BILINEAR,
+    "bilinear": sws.SWS_BILINEAR,
+    "bicubic": sws.SWS_BICUBIC,
+    "neighbor": sws.SWS_POINT,
+    "area": sws.SWS_AREA,
+    "bicublin": sws.SWS_BICUBLIN,
+    "gauss": sws.SWS_GAUSS,
+    "sinc": sws.SWS_SINC,
+    "lanczos": sws.SWS_LANCZOS,
+    "spline": sws.SWS_SPLINE,
+}
+
+PIX_FMTS = tuple(sorted(_PIX_FMTS))
+SCALE_ALGOS = tuple(sorted(_SCALE_ALGOS))
+
+
+# One image of a batch as the native loop sees it. Pointers are borrowed from Python objects the
+# caller keeps alive for the whole call.
+cdef struct _Image:
+    const char *path          # NUL-terminated file system path, or NULL for in-memory data
+    const uint8_t *data       # in-memory encoded bytes (when path is NULL)
+    size_t size
+    int status                # 0, or a negative AVERROR code
+    int step                  # STEP_* where it stopped
+    int lowres                # the DCT-domain downscale used (0: full size)
+    bint truncated            # a JPEG cut off before its end-of-image marker
+
+
+cdef struct _Scaler:
+    sws.SwsContext *ctx
+    int src_width, src_height, src_format, src_colorspace, src_range
+    int dst_width, dst_height, dst_format, flags
+    unsigned long last_use
+
+
+cdef inline int _read_be16(const uint8_t *p) noexcept nogil:
+    return (p[0] << 8) | p[1]
+
+
+cdef int _jpeg_header(const uint8_t *p, size_t n, int *width, int *height,
+                      bint *self_contained, bint *complete) noexcept nogil:
+    """Walk the JPEG marker segments up to the first scan.
+
+    Finds the frame size (SOFn) and whether the file carries its own Huffman (DHT) and
+    quantisation (DQT) tables. The mjpeg decoder keeps tables from one picture to the next (for
+    Motion JPEG), so a file without them must get a fresh decoder to decode as the ``ffmpeg``
+    command line decodes it. ``complete`` tells whether an end-of-image marker follows the scan:
+    the decoder fills a cut-off picture with grey and reports success, and a data loader must
+    not hand that on as an image. (Inside entropy-coded data 0xFF is always followed by 0x00 or
+    a restart marker, so 0xFF 0xD9 after the scan is the real end.) Returns 0, or
+    AVERROR_INVALIDDATA if no frame header is found.
+    """
+    cdef size_t pos = 2
+    cdef int marker, length
+    cdef bint has_dht = False, has_dqt = False
+    cdef size_t end
+    width[0] = 0
+    height[0] = 0
+    complete[0] = False
+    while pos + 4 <= n:
+        if p[pos] != 0xFF:
+            pos += 1  # junk between segments: skip it, as the decoder does
+            continue
+        marker = p[pos + 1]
+        if marker == 0xFF or marker == 0x01 or 0xD0 <= marker <= 0xD8:
+            pos += 1 if marker == 0xFF else 2
+            continue
+        if marker == 0xDA:  # start of scan: the headers are over
+            break
+        length = _read_be16(p + pos + 2)
+        if length < 2:
+            return avu.AVERROR_INVALIDDATA
+        if marker == 0xC4:
+            has_dht = True
+        elif marker == 0xDB:
+            has_dqt = True
+        elif (0xC0 <= marker <= 0xCF and marker != 0xC8 and marker != 0xCC
+              and width[0] == 0 and pos + 9 <= n):
+            height[0] = _read_be16(p + pos + 5)
+            width[0] = _read_be16(p + pos + 7)
+        pos += 2 + <size_t>length
+    self_contained[0] = has_dht and has_dqt
+    if width[0] <= 0 or height[0] <= 0:
+        return avu.AVERROR_INVALIDDATA
+    # Search backwards: the marker is nearly always the last two bytes.
+    end = n
+    while end >= pos + 2 + 2:
+        if p[end - 2] == 0xFF and p[end - 1] == 0xD9:
+            complete[0] = True
+            break
+        end -= 1
+    return 0
+
+
+cdef int _detect_kind(const uint8_t *p, size_t n) noexcept nogil:
+    if n >= 3 and p[0] == 0xFF and p[1] == 0xD8 and p[2] == 0xFF:
+        return KIND_JPEG
+    if (n >= 8 and p[0] == 0x89 and p[1] == 0x50 and p[2] == 0x4E and p[3] == 0x47
+            and p[4] == 0x0D and p[5] == 0x0A and p[6] == 0x1A and p[7] == 0x0A):
+        return KIND_PNG
+    return KIND_OTHER
+
+
+cdef int _lowres_for(int w, int h, int dst_w, int dst_h) noexcept nogil:
+    """The largest lowres (downscale by 2**lowres) whose output still covers the target in
+    both dimensions, so the swscale step after it never upscales. The mjpeg decoder's output at
+    lowres L is ceil(size / 2**L) (AV_CEIL_RSHIFT in libavcodec)."""
+    cdef int l = 0
+    while (l < MAX_LOWRES
+           and ((w + (2 << l) - 1) >> (l + 1)) >= dst_w
+           and ((h + (2 << l) - 1) >> (l + 1)) >= dst_h):
+        l += 1
+    return l
+
+
+cdef class _Worker:
+    """What one thread reuses from one image to the next: decoders, swscale contexts, the
+    packet, the frame and the read buffer. Owned by a ``threading.local``, never shared."""
+
+    cdef avc.AVCodecContext *decoders[NUM_KINDS][MAX_LOWRES + 1]
+    cdef avc.AVPacket *packet
+    cdef avu.AVFrame *frame
+    cdef _Scaler scalers[NUM_SCALERS]
+    cdef unsigned long clock
+    cdef uint8_t *data              # encoded bytes of the current image, padded for the decoder
+    cdef size_t capacity
+    cdef uint8_t *scratch           # aligned landing area for slots that are not aligned
+    cdef size_t scratch_capacity
+
+    def __cinit__(self):
+        self.packet = avc.av_packet_alloc()
+        self.frame = avu.av_frame_alloc()
+        if self.packet == NULL or self.frame == NULL:
+            raise MemoryError("cannot allocate a packet and a frame for image decoding")
+
+    def __dealloc__(self):
+        cdef int k, l
+        for k in range(NUM_KINDS):
+            for l in range(MAX_LOWRES + 1):
+                avc.avcodec_free_context(&self.decoders[k][l])
+        for k in range(NUM_SCALERS):
+            sws.sws_freeContext(self.scalers[k].ctx)
+            self.scalers[k].ctx = NULL
+        avc.av_packet_free(&self.packet)
+        avu.av_frame_free(&self.frame)
+        avu.av_freep(&self.data)
+        avu.av_freep(&self.scratch)
+
+    # --- reading ----------------------------------------------------------------------------
+
+    cdef int _reserve(self, size_t n) noexcept nogil:
+        """Make ``data`` hold ``n`` bytes plus the zeroed padding decoders may read past the
+        end (AV_INPUT_BUFFER_PADDING_SIZE). Keeps nothing of the old contents."""
+        cdef size_t need = n + avc.AV_INPUT_BUFFER_PADDING_SIZE
+        if need > self.capacity:
+            avu.av_freep(&self.data)
+            self.capacity = 0
+            self.data = <uint8_t *>avu.av_malloc(need + need // 4)
+            if self.data == NULL:
+                return avu.AVERROR(ENOMEM)
+            self.capacity = need + need // 4
+        return 0
+
+    cdef int _grow(self, size_t used) noexcept nogil:
+        cdef size_t cap = self.capacity * 2 + 65536
+        cdef uint8_t *p = <uint8_t *>avu.av_malloc(cap)
+        if p == NULL:
+            return avu.AVERROR(ENOMEM)
+        memcpy(p, self.data, used)
+        avu.av_freep(&self.data)
+        self.data = p
+        self.capacity = cap
+        return 0
+
+    cdef int _read_file(self, const char *path, size_t *size) noexcept nogil:
+        cdef int fd = os_open(path, O_RDONLY)
+        cdef struct_stat st
+        cdef size_t total = 0
+        cdef Py_ssize_t got
+        cdef int ret = 0
+        if fd < 0:
+            return avu.AVERROR(errno)
+        if fstat(fd, &st) != 0:
+            ret = avu.AVERROR(errno)
+        elif S_ISDIR(st.st_mode):
+            ret = avu.AVERROR(EISDIR)
+        else:
+            ret = self._reserve(<size_t>st.st_size + 1)
+        while ret == 0:
+            # st_size is only a hint: read to the end of the file, growing if it grew.
+            if total + avc.AV_INPUT_BUFFER_PADDING_SIZE >= self.capacity:
+                ret = self._grow(total)
+                if ret < 0:
+                    break
+            got = os_read(fd, self.data + total,
+                          self.capacity - avc.AV_INPUT_BUFFER_PADDING_SIZE - total)
+            if got < 0:
+                ret = avu.AVERROR(errno)
+            elif got == 0:
+                break
+            else:
+                total += <size_t>got
+        os_close(fd)
+        if ret == 0:
+            memset(self.data + total, 0, avc.AV_INPUT_BUFFER_PADDING_SIZE)
+            size[0] = total
+        return ret
+
+    # --- decoding -----------------------------------------------------------------------------
+
+    cdef avc.AVCodecContext *_decoder(self, int kind, int lowres, int *status) noexcept nogil:
+        cdef avc.AVCodecContext *ctx = self.decoders[kind][lowres]
+        cdef const avc.AVCodec *codec
+        if ctx != NULL:
+            return ctx
+        codec = avc.avcodec_find_decoder(
+            avc.AV_CODEC_ID_MJPEG if kind == KIND_JPEG else avc.AV_CODEC_ID_PNG)
+        if codec == NULL:
+            status[0] = avu.AVERROR_DECODER_NOT_FOUND
+            return NULL
+        ctx = avc.avcodec_alloc_context3(codec)
+        if ctx == NULL:
+            status[0] = avu.AVERROR(ENOMEM)
+            return NULL
+        # One image is one task: parallelism comes from many images on many threads.
+        ctx.thread_count = 1
+        ctx.lowres = lowres
+        status[0] = avc.avcodec_open2(ctx, codec, NULL)
+        if status[0] < 0:
+            avc.avcodec_free_context(&ctx)
+            return NULL
+        self.decoders[kind][lowres] = ctx
+        return ctx
+
+    cdef int _decode(self, avc.AVCodecContext *ctx, avc.AVPacket *packet) noexcept nogil:
+        """Send one packet holding a whole image and receive its picture into ``frame``."""
+        cdef int ret = avc.avcodec_send_packet(ctx, packet)
+        if ret < 0:
+            return ret
+        ret = avc.avcodec_receive_frame(ctx, self.frame)
+        if ret == AV_EAGAIN:
+            # A decoder with a delay: drain it. The next image gets a flushed decoder.
+            ret = avc.avcodec_send_packet(ctx, NULL)
+            if ret >= 0:
+                ret = avc.avcodec_receive_frame(ctx, self.frame)
+            avc.avcodec_flush_buffers(ctx)
+        if ret == avu.AVERROR_EOF:
+            ret = avu.AVERROR_INVALIDDATA  # the data held no picture
+        return ret
+
+    cdef int _decode_whole(self, _Image *im, int kind, size_t size,
+                           int dst_w, int dst_h, bint allow_lowres) noexcept nogil:
+        cdef int ret = 0, w, h, lowres = 0
+        cdef bint self_contained = True, complete = True
+        cdef avc.AVCodecContext *ctx
+        if kind == KIND_JPEG:
+            ret = _jpeg_header(self.data, size, &w, &h, &self_contained, &complete)
+            if ret < 0:
+                return ret
+            if not complete:
+                im.truncated = True
+                return avu.AVERROR_INVALIDDATA
+            if allow_lowres:
+                lowres = _lowres_for(w, h, dst_w, dst_h)
+            if not self_contained:
+                avc.avcodec_free_context(&self.decoders[KIND_JPEG][lowres])
+        im.lowres = lowres
+        ctx = self._decoder(kind, lowres, &ret)
+        if ctx == NULL:
+            return ret
+        # A plain (not reference-counted) packet over our buffer: the decoder copies what it
+        # keeps, so the buffer is ours again once the picture is out.
+        self.packet.data = self.data
+        self.packet.size = <int>size
+        ret = self._decode(ctx, self.packet)
+        self.packet.data = NULL
+        self.packet.size = 0
+        if ret < 0 or kind == KIND_PNG:
+            # Whatever state a failure left behind must not touch the next image. The png
+            # decoder also keeps state from one picture to the next that a flush does not
+            # clear (tested: a reused one decodes a later PNG wrongly), so it is opened per
+            # image; that costs little next to inflating the data.
+            avc.avcodec_free_context(&self.decoders[kind][lowres])
+        if ret < 0:
+            avu.av_frame_unref(self.frame)
+        return ret
+
+    # --- resizing -----------------------------------------------------------------------------
+
+    cdef sws.SwsContext *_scaler(self, const avu.AVFrame *f, int dst_w, int dst_h, int dst_fmt,
+                                 int flags, int *status) noexcept nogil:
+        """The swscale context for ``f``'s size, format and colour details, set up as FFmpeg's
+        scale filter sets it up (libavfilter/vf_scale.c). The colour details are applied once,
+        when the context is made: swscale changes its state on every
+        sws_setColorspaceDetails call for some inputs (RGBA), so applying them per image would
+        make the second image differ from what the scale filter gives for it."""
+        cdef int i, victim = 0
+        cdef _Scaler *s
+        cdef int w = f.width, h = f.height, fmt = f.format
+        cdef int colorspace = f.colorspace
+        cdef int *inv_table
+        cdef int *table
+        cdef int src_range, dst_range, brightness, contrast, saturation
+        # The scale filter's parse_yuv_type("auto", colorspace): BT.601 when it is not one
+        # swscale knows.
+        if colorspace < 1 or colorspace > 10 or colorspace == 8:
+            colorspace = avu.AVCOL_SPC_BT470BG
+        self.clock += 1
+        for i in range(NUM_SCALERS):
+            s = &self.scalers[i]
+            if (s.ctx != NULL and s.src_width == w and s.src_height == h and s.src_format == fmt
+                    and s.src_colorspace == colorspace and s.src_range == f.color_range
+                    and s.dst_width == dst_w and s.dst_height == dst_h
+                    and s.dst_format == dst_fmt and s.flags == flags):
+                s.last_use = self.clock
+                return s.ctx
+            if s.last_use < self.scalers[victim].last_use:
+                victim = i
+        s = &self.scalers[victim]
+        sws.sws_freeContext(s.ctx)
+        memset(s, 0, sizeof(_Scaler))
+        s.ctx = sws.sws_getContext(w, h, fmt, dst_w, dst_h, dst_fmt, flags, NULL, NULL, NULL)
+        if s.ctx == NULL:
+            status[0] = avu.AVERROR(EINVAL)
+            return NULL
+        # Coefficients from the frame's colour space, the input range from the frame when it
+        # states one, everything else as swscale chose it (vf_scale.c, scale_frame).
+        sws.sws_getColorspaceDetails(s.ctx, &inv_table, &src_range, &table, &dst_range,
+                                     &brightness, &contrast, &saturation)
+        inv_table = <int *>sws.sws_getCoefficients(colorspace)
+        table = inv_table
+        if f.color_range != avu.AVCOL_RANGE_UNSPECIFIED:
+            src_range = f.color_range == avu.AVCOL_RANGE_JPEG
+        sws.sws_setColorspaceDetails(s.ctx, inv_table, src_range, table, dst_range,
+                                     brightness, contrast, saturation)
+        s.src_width, s.src_height, s.src_format = w, h, fmt
+        s.src_colorspace, s.src_range = colorspace, f.color_range
+        s.dst_width, s.dst_height, s.dst_format, s.flags = dst_w, dst_h, dst_fmt, flags
+        s.last_use = self.clock
+        return s.ctx
+
+    cdef int _reserve_scratch(self, size_t n) noexcept nogil:
+        if n > self.scratch_capacity:
+            avu.av_freep(&self.scratch)
+            self.scratch_capacity = 0
+            self.scratch = <uint8_t *>avu.av_malloc(n)
+            if self.scratch == NULL:
+                return avu.AVERROR(ENOMEM)
+            self.scratch_capacity = n
+        return 0
+
+    cdef int _scale(self, uint8_t *dst, int dst_w, int dst_h, int dst_fmt, int channels,
+                    int flags) noexcept nogil:
+        """Resize ``frame`` into ``dst`` (a (H, W, C) slot) and release the frame."""
+        cdef int ret = 0
+        cdef avu.AVFrame *f = self.frame
+        cdef sws.SwsContext *ctx
+        cdef int row_bytes = dst_w * channels
+        cdef int stride = row_bytes
+        cdef uint8_t *out = dst
+        cdef uint8_t *planes[4]
+        cdef int strides[4]
+        cdef int y
+        ctx = self._scaler(f, dst_w, dst_h, dst_fmt, flags, &ret)
+        if ctx == NULL:
+            avu.av_frame_unref(f)
+            return ret
+        # swscale's SIMD output wants 16-byte aligned rows (it warns and slows down otherwise);
+        # a slot that is not aligned gets the picture through an aligned scratch area.
+        if (<uintptr_t>dst) % 16 or row_bytes % 16:
+            stride = (row_bytes + SCRATCH_ALIGN - 1) // SCRATCH_ALIGN * SCRATCH_ALIGN
+            ret = self._reserve_scratch(<size_t>stride * dst_h)
+            if ret < 0:
+                avu.av_frame_unref(f)
+                return ret
+            out = self.scratch
+        planes[0] = out
+        planes[1] = planes[2] = planes[3] = NULL
+        strides[0] = stride
+        strides[1] = strides[2] = strides[3] = 0
+        ret = sws.sws_scale(ctx, <const uint8_t *const *>f.data, f.linesize, 0, f.height,
+                            planes, strides)
+        avu.av_frame_unref(f)
+        if ret != dst_h:
+            return ret if ret < 0 else avu.AVERROR_EXTERNAL
+        if out != dst:
+            for y in range(dst_h):
+                memcpy(dst + <size_t>y * row_bytes, out + <size_t>y * stride, row_bytes)
+        return 0
+
+    # --- the loops ----------------------------------------------------------------------------
+
+    cdef Py_ssize_t _run(self, _Image *images, Py_ssize_t start, Py_ssize_t count, uint8_t *out,
+                         int dst_w, int dst_h, int dst_fmt, int channels, int flags,
+                         bint allow_lowres, Budget *budget) noexcept nogil:
+        """Decode images[start:count] into their slots. Stops at the first image that failed
+        or needs the general path and returns its index (``count`` when all went through)."""
+        cdef Py_ssize_t i
+        cdef _Image *im
+        cdef size_t size
+        cdef size_t slot_bytes = <size_t>dst_w * dst_h * channels
+        cdef int kind
+        for i in range(start, count):
+            im = &images[i]
+            clear_ffmpeg_log()
+            im.step = STEP_READ
+            im.status = budget_check(budget)
+            if im.status < 0:
+                return i
+            size = 0
+            if im.path != NULL:
+                im.status = self._read_file(im.path, &size)
+            else:
+                im.status = self._reserve(im.size)
+                if im.status == 0:
+                    memcpy(self.data, im.data, im.size)
+                    memset(self.data + im.size, 0, avc.AV_INPUT_BUFFER_PADDING_SIZE)
+                    size = im.size
+            if im.status < 0:
+                return i
+            if size == 0:
+                im.status = avu.AVERROR_INVALIDDATA
+                return i
+            kind = _detect_kind(self.data, size)
+            if kind == KIND_OTHER:
+                im.step = STEP_GENERAL
+                return i
+            im.step = STEP_DECODE
+            im.status = self._decode_whole(im, kind, size, dst_w, dst_h, allow_lowres)
+            if im.status < 0:
+                return i
+            im.step = STEP_SCALE
+            im.status = self._scale(out + <size_t>i * slot_bytes, dst_w, dst_h, dst_fmt,
+                                    channels, flags)
+            if im.status < 0:
+                return i
+        return count
+
+    cdef int _run_general(self, Input inp, _Image *im, uint8_t *slot, int dst_w, int dst_h,
+                          int dst_fmt, int channels, int flags) noexcept nogil:
+        """Decode the first picture of an opened container and resize it into ``slot``."""
+        cdef const void *codec = NULL
+        cdef avc.AVCodecContext *ctx = NULL
+        cdef int index, ret
+        clear_ffmpeg_log()
+        im.step = STEP_READ
+        index = avfmt.av_find_best_stream(inp.fmt_ctx, avu.AVMEDIA_TYPE_VIDEO, -1, -1, &codec, 0)
+        if index < 0:
+            im.status = index
+            return index
+        im.step = STEP_DECODE
+        ctx = avc.avcodec_alloc_context3(<const avc.AVCodec *>codec)
+        if ctx == NULL:
+            im.status = avu.AVERROR(ENOMEM)
+            return im.status
+        ret = avc.avcodec_parameters_to_context(ctx, inp.fmt_ctx.streams[index].codecpar)
+        if ret >= 0:
+            ctx.thread_count = 1
+            ret = avc.avcodec_open2(ctx, <const avc.AVCodec *>codec, NULL)
+        while ret >= 0:
+            ret = avfmt.av_read_frame(inp.fmt_ctx, self.packet)
+            if ret == avu.AVERROR_EOF:
+                ret = self._decode(ctx, NULL)  # flush: a picture may still be inside
+                break
+            if ret < 0:
+                im.step = STEP_READ
+                break
+            if self.packet.stream_index != index:
+                avc.av_packet_unref(self.packet)
+                continue
+            ret = avc.avcodec_send_packet(ctx, self.packet)
+            avc.av_packet_unref(self.packet)
+            if ret < 0:
+                break
+            ret = avc.avcodec_receive_frame(ctx, self.frame)
+            if ret != AV_EAGAIN:
+                break
+            ret = 0
+        avc.avcodec_free_context(&ctx)
+        if ret >= 0:
+            im.step = STEP_SCALE
+            ret = self._scale(slot, dst_w, dst_h, dst_fmt, channels, flags)
+        else:
+            avu.av_frame_unref(self.frame)
+        im.status = ret
+        return ret
+
+
+_local = threading.local()
+
+
+cdef _Worker _worker():
+    worker = getattr(_local, "worker", None)
+    if worker is None:
+        worker = _local.worker = _Worker()
+    return worker
+
+
+cdef object _image_error(_Image *im, Py_ssize_t index, Py_ssize_t count, object src,
+                         Budget *budget):
+    """The exception for a failed image, built right after the failure (FFmpeg's last log line
+    on this thread is still the one about it)."""
+    cdef str name = describe_source(src)
+    where = f"image {index} of {count}"
+    if im.status == avu.AVERROR_EXIT:
+        return make_media_error(im.status, "decode", name,
+                                f"{budget_reason(budget)} before {where}")
+    if im.step == STEP_READ and im.status == avu.AVERROR(EISDIR):
+        return IsADirectoryError(EISDIR, "Is a directory", os.fsdecode(src))
+    if im.step == STEP_READ and im.status == avu.AVERROR(ENOENT):
+        return FileNotFoundError(ENOENT, f"No such file ({where})", os.fsdecode(src))
+    if im.step == STEP_READ and im.status == avu.AVERROR_INVALIDDATA:
+        return make_media_error(0, "open", name, f"Failed to read {where}: it is empty (0 bytes)")
+    if im.truncated:
+        return TruncatedMediaError(
+            f"Failed to decode {where}: {name} [step: decode]: the JPEG data ends before its "
+            "end-of-image marker (truncated file)",
+            source=name, step="decode", ffmpeg_message=None, code=im.status)
+    step = _STEP_NAMES.get(im.step, "decode")
+    detail = {
+        STEP_READ: f"Failed to read {where}",
+        STEP_DECODE: f"Failed to decode {where}",
+        STEP_SCALE: f"Failed to resize {where}",
+    }.get(im.step)
+    return make_media_error(im.status, step, name, detail)
+
+
+def decode_batch(srcs, int width, int height, str pix_fmt, str scale_algo, bint jpeg_lowres,
+                 bint strict, timeout):
+    """Decode ``srcs`` and resize each into one (B, height, width, C) uint8 ``CPUBuffer``.
+
+    See ``spdl.io.load_image_batch`` for the arguments. Returns ``(buffer, failures, lowres)``:
+    ``failures`` lists ``(index, exception)`` for the images that could not be loaded (with
+    ``strict`` the first one is raised instead), ``buffer`` holds the others in input order, and
+    ``lowres`` is the DCT-domain downscale (0..3) each loaded image was decoded with.
+    """
+    cdef int fmt, channels, flags
+    cdef Py_ssize_t count, i, stop
+    cdef list keep = []
+    cdef list failures = []
+    cdef list lowres = []
+    cdef _Image *images = NULL
+    cdef const uint8_t[::1] view
+    cdef _Worker worker = _worker()
+    cdef CPUBuffer buf, kept
+    cdef Budget budget
+    cdef Input inp
+    cdef size_t slot_bytes
+    cdef uint8_t *out
+    cdef Py_ssize_t j = 0
+
+    if pix_fmt not in _PIX_FMTS:
+        raise ValueError(f"pix_fmt must be one of {list(PIX_FMTS)}, not {pix_fmt!r}")
+    if scale_algo not in _SCALE_ALGOS:
+        raise ValueError(f"scale_algo must be one of {list(SCALE_ALGOS)}, not {scale_algo!r}")
+    fmt, channels = _PIX_FMTS[pix_fmt]
+    flags = _SCALE_ALGOS[scale_algo]
+    if width <= 0 or height <= 0 or avu.av_image_check_size(width, height, 0, NULL) < 0:
+        raise ValueError(f"width and height must be positive and sane, not {width}x{height}")
+    memset(&budget, 0, sizeof(Budget))
+    budget_arm(&budget, timeout)
+    srcs = list(srcs)
+    count = len(srcs)
+    if count == 0:
+        raise ValueError("srcs must hold at least one image")
+
+    images = <_Image *>avu.av_mallocz(sizeof(_Image) * count)
+    if images == NULL:
+        raise MemoryError()
+    try:
+        for i in range(count):
+            src = srcs[i]
+            if isinstance(src, (str, os.PathLike)):
+                path = os.fsencode(src)
+                if not path or b"\0" in path:
+                    raise ValueError(f"srcs[{i}] is not a usable path: {src!r}")
+                keep.append(path)
+                images[i].path = <const char *>path
+            elif isinstance(src, (bytes, bytearray, memoryview)) or (
+                    type(src).__module__ == "numpy" and type(src).__name__ == "ndarray"):
+                if isinstance(src, memoryview) and (src.ndim != 1 or src.itemsize != 1):
+                    raise ValueError(f"srcs[{i}]: a memoryview source must be 1-D bytes")
+                if not isinstance(src, (bytes, bytearray, memoryview)):
+                    if src.dtype.name != "uint8":
+                        raise TypeError(f"srcs[{i}]: a NumPy source must have dtype uint8, "
+                                        f"not {src.dtype}")
+                    if src.ndim != 1:
+                        raise ValueError(f"srcs[{i}]: a NumPy source must be 1-D, not {src.shape}")
+                try:
+                    view = src if not isinstance(src, memoryview) else src.cast("B")
+                except (TypeError, ValueError) as e:
+                    raise ValueError(
+                        f"srcs[{i}] must be 1-D contiguous bytes to be read in place: {e}"
+                    ) from None
+                keep.append(view)
+                images[i].data = &view[0] if view.shape[0] else NULL
+                images[i].size = view.shape[0]
+            else:
+                raise TypeError(
+                    f"srcs[{i}] must be a path (str or os.PathLike), bytes, bytearray, "
+                    f"memoryview or a 1-D uint8 NumPy array, not {type(src).__name__}"
+                )
+
+        buf = new_cpu_buffer((count, height, width, channels), "uint8")
+        out = <uint8_t *>buf.data
+        slot_bytes = <size_t>width * height * channels
+        i = 0
+        while i < count:
+            with nogil(SPDL_RELEASE_GIL):
+                stop = worker._run(images, i, count, out, width, height, fmt, channels, flags,
+                                   jpeg_lowres, &budget)
+            if stop == count:
+                break
+            i = stop
+            if images[i].step == STEP_GENERAL:
+                # Neither JPEG nor PNG: open it through libavformat like any other source.
+                try:
+                    inp = open_input(srcs[i], None, None, timeout)
+                except MediaError as e:
+                    images[i].status = -1
+                    # The same error, naming the image's place in the batch.
+                    error = type(e)(f"Image {i} of {count}: {e.message}", source=e.source,
+                                    step=e.step, ffmpeg_message=e.ffmpeg_message, code=e.code)
+                    if strict or isinstance(e, TimeoutError):
+                        raise error from None
+                    failures.append((i, error))
+                    i += 1
+                    continue
+                with nogil(SPDL_RELEASE_GIL):
+                    worker._run_general(inp, &images[i], out + <size_t>i * slot_bytes, width,
+                                        height, fmt, channels, flags)
+                inp = None
+            if images[i].status < 0:
+                error = _image_error(&images[i], i, count, srcs[i], &budget)
+                if strict or images[i].status == avu.AVERROR_EXIT:
+                    # A timeout or a cancel ends the call whatever ``strict`` says.
+                    raise error
+                failures.append((i, error))
+            i += 1
+
+        lowres = [images[i].lowres for i in range(count) if images[i].status >= 0]
+        if not failures:
+            return buf, failures, lowres
+        # Skip the failed images: copy the others, in order, into a buffer of their count.
+        kept = new_cpu_buffer((count - len(failures), height, width, channels), "uint8")
+        for i in range(count):
+            if images[i].status >= 0:
+                memcpy(<uint8_t *>kept.data + <size_t>j * slot_bytes,
+                       out + <size_t>i * slot_bytes, slot_bytes)
+                j += 1
+        return kept, failures, lowres
+    finally:
+        avu.av_free(images)

@@ -1,0 +1,354 @@
+"""load_image_batch: bytes equal to the ffmpeg command line's, sources, errors, threads, memory."""
+
+from __future__ import annotations
+
+import gc
+import logging
+import threading
+import time
+import weakref
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import spdl.io
+from spdl._ext import _image_batch
+from spdl.io import utils
+
+import media
+
+
+def _reference(path, width, height, *, algo="bilinear", pix_fmt="rgb24", lowres=0):
+    """``ffmpeg [-lowres N] -i PATH -vf scale=W:H:flags=ALGO,format=PIX_FMT``, one (H, W, C) image."""
+    input_args = ("-lowres", str(lowres)) if lowres else ()
+    frames = media.reference_video(
+        path, pix_fmt=pix_fmt, vf=f"scale={width}:{height}:flags={algo}", input_args=input_args
+    )
+    assert frames.shape[0] == 1
+    return frames[0]
+
+
+@pytest.fixture(scope="module")
+def images(media_dir) -> dict[str, Path]:
+    """Images of several formats and layouts, and sizes that are odd on purpose."""
+    d = media_dir / "image_batch"
+    d.mkdir(exist_ok=True)
+    return {
+        "jpeg420": media.make_image(d / "a.jpg", width=321, height=239, pix_fmt="yuvj420p"),
+        "jpeg444": media.make_image(
+            d / "b.jpg", width=200, height=150, pix_fmt="yuvj444p", source="mandelbrot"
+        ),
+        "jpeg422": media.make_image(d / "c.jpg", width=160, height=97, pix_fmt="yuvj422p"),
+        "jpeg_gray": media.make_image(d / "d.jpg", width=128, height=128, pix_fmt="gray"),
+        "jpeg_large": media.make_image(
+            d / "e.jpg", width=640, height=480, pix_fmt="yuvj420p", source="mandelbrot"
+        ),
+        "png_rgb": media.make_image(d / "f.png", width=123, height=77, pix_fmt="rgb24"),
+        "png_rgba": media.make_image(d / "g.png", width=64, height=48, pix_fmt="rgba"),
+        "png_gray16": media.make_image(d / "h.png", width=50, height=40, pix_fmt="gray16be"),
+        "bmp": media.make_image(d / "i.bmp", width=90, height=70, pix_fmt="bgr24"),
+        "tiff": media.make_image(d / "j.tiff", width=75, height=60, pix_fmt="rgb24"),
+    }
+
+
+def _load(srcs, width, height, **kwargs):
+    return spdl.io.to_numpy(spdl.io.load_image_batch(srcs, width=width, height=height, **kwargs))
+
+
+@pytest.mark.parametrize("kind", ["jpeg420", "jpeg444", "jpeg422", "jpeg_gray", "png_rgb",
+                                  "png_rgba", "png_gray16", "bmp", "tiff"])  # fmt: skip
+def test_each_format_equals_ffmpeg_scale_filter(images, kind):
+    batch = _load([images[kind]], 96, 80)
+    assert batch.shape == (1, 80, 96, 3)
+    assert batch.dtype == np.uint8
+    np.testing.assert_array_equal(batch[0], _reference(images[kind], 96, 80))
+
+
+@pytest.mark.parametrize("algo", ["bilinear", "bicubic", "area", "lanczos", "neighbor"])
+@pytest.mark.parametrize("size", [(224, 224), (75, 33), (401, 300)])  # shrink, odd rows, enlarge
+def test_scale_algorithms_and_sizes_equal_ffmpeg(images, algo, size):
+    width, height = size
+    batch = _load([images["jpeg420"]], width, height, scale_algo=algo)
+    np.testing.assert_array_equal(batch[0], _reference(images["jpeg420"], width, height, algo=algo))
+
+
+@pytest.mark.parametrize(
+    "pix_fmt, channels", [("rgb24", 3), ("bgr24", 3), ("rgba", 4), ("gray", 1)]
+)
+def test_pixel_formats_equal_ffmpeg(images, pix_fmt, channels):
+    batch = _load([images["jpeg420"], images["png_rgba"]], 57, 31, pix_fmt=pix_fmt)
+    assert batch.shape == (2, 31, 57, channels)
+    for i, kind in enumerate(["jpeg420", "png_rgba"]):
+        np.testing.assert_array_equal(batch[i], _reference(images[kind], 57, 31, pix_fmt=pix_fmt))
+
+
+def test_mixed_batch_fills_every_slot_in_order(images):
+    # Sizes and formats change from one image to the next: decoders and swscale contexts are
+    # reused and replaced, and no image may see another's state.
+    order = ["jpeg420", "png_rgb", "jpeg444", "jpeg_large", "bmp", "jpeg420", "jpeg_gray", "tiff"]
+    batch = _load([images[k] for k in order], 64, 48)
+    assert batch.shape == (len(order), 48, 64, 3)
+    for i, kind in enumerate(order):
+        np.testing.assert_array_equal(batch[i], _reference(images[kind], 64, 48), err_msg=kind)
+
+
+def test_default_is_bilinear_rgb24(images):
+    batch = _load([images["jpeg420"]], 32, 32)
+    np.testing.assert_array_equal(batch[0], _reference(images["jpeg420"], 32, 32, algo="bilinear"))
+
+
+@pytest.mark.parametrize("kind", ["bytes", "bytearray", "memoryview", "numpy", "pathlike"])
+def test_sources_in_memory_and_pathlike(images, kind):
+    path = images["jpeg420"]
+    data = path.read_bytes()
+    src = {
+        "bytes": data,
+        "bytearray": bytearray(data),
+        "memoryview": memoryview(data),
+        "numpy": np.frombuffer(data, dtype=np.uint8),
+        "pathlike": Path(path),
+    }[kind]
+    bmp = images["bmp"].read_bytes()  # the general path reads memory too
+    batch = _load([src, bmp], 40, 30)
+    np.testing.assert_array_equal(batch[0], _reference(path, 40, 30))
+    np.testing.assert_array_equal(batch[1], _reference(images["bmp"], 40, 30))
+
+
+@pytest.mark.parametrize(
+    "size, lowres",
+    [((160, 120), 2), ((300, 200), 1), ((320, 240), 1), ((321, 240), 0), ((80, 60), 3)],
+)
+def test_jpeg_lowres_equals_ffmpeg_lowres(images, size, lowres):
+    # 640x480 shrinks in the DCT domain by the largest 2**N that still covers the target.
+    path = images["jpeg_large"]
+    width, height = size
+    buffer, failures, used = _image_batch.decode_batch(
+        [path], width, height, "rgb24", "bilinear", True, True, None
+    )
+    assert failures == [] and used == [lowres]
+    got = spdl.io.to_numpy(buffer)[0]
+    np.testing.assert_array_equal(got, _reference(path, width, height, lowres=lowres))
+    if lowres:
+        # An explicit, visible trade: not the full-size decode, but close to it.
+        full = _reference(path, width, height)
+        assert not np.array_equal(got, full)
+        assert np.abs(got.astype(int) - full).mean() < 8
+
+
+def test_jpeg_lowres_leaves_png_and_small_jpeg_alone(images):
+    batch = _load([images["png_rgb"], images["jpeg420"]], 64, 48, jpeg_lowres=True)
+    np.testing.assert_array_equal(batch[0], _reference(images["png_rgb"], 64, 48))
+    np.testing.assert_array_equal(batch[1], _reference(images["jpeg420"], 64, 48, lowres=2))
+
+
+# --- errors -------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def broken(images, media_dir) -> dict[str, object]:
+    jpeg = images["jpeg420"].read_bytes()
+    png = images["png_rgb"].read_bytes()
+    return {
+        "missing": media_dir / "no_such_image.jpg",
+        "garbage": b"this is not an image at all",
+        "empty": b"",
+        "truncated_jpeg": jpeg[: len(jpeg) // 2],
+        "jpeg_header_only": jpeg[:300],
+        "truncated_png": png[: len(png) // 2],
+    }
+
+
+@pytest.mark.parametrize(
+    "kind, exc",
+    [
+        ("missing", FileNotFoundError),
+        ("garbage", spdl.io.DemuxError),
+        ("empty", spdl.io.MediaError),
+        ("truncated_jpeg", spdl.io.TruncatedMediaError),
+        ("jpeg_header_only", spdl.io.DecodeError),
+        ("truncated_png", spdl.io.DecodeError),
+    ],
+)
+def test_strict_raises_the_first_failure_naming_it(images, broken, kind, exc):
+    srcs = [images["jpeg420"], broken[kind], broken["garbage"]]
+    with pytest.raises(exc) as info:
+        spdl.io.load_image_batch(srcs, width=32, height=32)
+    if exc is FileNotFoundError:
+        assert info.value.filename == str(broken["missing"])
+    else:
+        assert "mage 1 of 3" in str(info.value)
+        assert info.value.source
+        assert info.value.step in ("open", "decode")
+
+
+def test_directory_is_not_an_image(tmp_path):
+    with pytest.raises(IsADirectoryError):
+        spdl.io.load_image_batch([tmp_path], width=8, height=8)
+
+
+def test_not_strict_skips_and_reports_failures(images, broken, caplog):
+    srcs = [
+        broken["missing"],
+        images["jpeg420"],
+        broken["truncated_jpeg"],
+        images["png_rgb"],
+        broken["garbage"],
+        images["bmp"],
+        broken["empty"],
+    ]
+    with caplog.at_level(logging.WARNING, logger="spdl.io"):
+        buffer, failures = spdl.io.load_image_batch(srcs, width=40, height=30, strict=False)
+    batch = spdl.io.to_numpy(buffer)
+    assert [i for i, _ in failures] == [0, 2, 4, 6]
+    assert [type(e) for _, e in failures] == [
+        FileNotFoundError,
+        spdl.io.TruncatedMediaError,
+        spdl.io.DemuxError,
+        spdl.io.DemuxError,
+    ]
+    assert batch.shape == (3, 30, 40, 3)
+    for slot, kind in enumerate(["jpeg420", "png_rgb", "bmp"]):
+        np.testing.assert_array_equal(batch[slot], _reference(images[kind], 40, 30))
+    skipped = [r for r in caplog.records if "skipped image" in r.getMessage()]
+    assert len(skipped) == 4
+
+
+def test_not_strict_with_every_image_broken_returns_an_empty_batch(broken):
+    buffer, failures = spdl.io.load_image_batch(
+        [broken["garbage"], broken["truncated_jpeg"]], width=8, height=6, strict=False
+    )
+    assert buffer.shape == (0, 6, 8, 3)
+    assert len(failures) == 2
+
+
+def test_errors_pickle(broken):
+    import pickle
+
+    with pytest.raises(spdl.io.TruncatedMediaError) as info:
+        spdl.io.load_image_batch([broken["truncated_jpeg"]], width=8, height=8)
+    again = pickle.loads(pickle.dumps(info.value))
+    assert type(again) is spdl.io.TruncatedMediaError
+    assert again.source == info.value.source
+
+
+@pytest.mark.parametrize(
+    "kwargs, exc",
+    [
+        (dict(srcs=[]), ValueError),
+        (dict(width=0), ValueError),
+        (dict(height=-3), ValueError),
+        (dict(width=2.5), TypeError),
+        (dict(pix_fmt="yuv420p"), ValueError),
+        (dict(scale_algo="nearest-ish"), ValueError),
+        (dict(srcs="one.jpg"), TypeError),
+        (dict(srcs=[3]), TypeError),
+        (dict(srcs=[np.zeros(8, dtype=np.float32)]), TypeError),
+        (dict(srcs=[np.zeros((2, 8), dtype=np.uint8)]), ValueError),
+        (dict(srcs=[np.zeros(16, dtype=np.uint8)[::2]]), ValueError),
+        (dict(timeout=-1), ValueError),
+    ],
+)
+def test_bad_arguments(images, kwargs, exc):
+    args = dict(srcs=[images["jpeg420"]], width=16, height=16)
+    args.update(kwargs)
+    srcs = args.pop("srcs")
+    with pytest.raises(exc):
+        spdl.io.load_image_batch(srcs, **args)
+
+
+def test_timeout_ends_the_call_even_when_not_strict(images):
+    srcs = [images["jpeg_large"]] * 400
+    with pytest.raises(spdl.io.MediaTimeoutError):
+        spdl.io.load_image_batch(srcs, width=64, height=64, strict=False, timeout=0.01)
+
+
+# --- threads and memory ---------------------------------------------------------------------
+
+
+def test_threads_decode_at_once_and_agree(images):
+    kinds = ["jpeg420", "png_rgb", "jpeg_large", "bmp"]
+    expected = {k: _reference(images[k], 48, 36) for k in kinds}
+    results, errors = {}, []
+
+    def work(n):
+        try:
+            order = kinds[n % 4 :] + kinds[: n % 4]
+            for _ in range(5):
+                got = _load([images[k] for k in order], 48, 36)
+            results[n] = (order, got)
+        except Exception as e:  # pragma: no cover - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert not errors
+    assert len(results) == 6
+    for order, got in results.values():
+        for i, kind in enumerate(order):
+            np.testing.assert_array_equal(got[i], expected[kind])
+
+
+@pytest.mark.skipif(
+    not utils.get_build_config()["release_gil"], reason="this build keeps the GIL held"
+)
+def test_native_loop_releases_the_gil(images):
+    # While one thread is inside load_image_batch, another runs Python code: count how far a
+    # pure-Python loop gets meanwhile, against how far it gets alone.
+    srcs = [images["jpeg_large"]] * 60
+    spdl.io.load_image_batch(srcs[:2], width=224, height=224)  # warm up this thread's decoder
+
+    def spin(seconds):
+        n, end = 0, time.perf_counter() + seconds
+        while time.perf_counter() < end:
+            n += 1
+        return n
+
+    alone_rate = spin(0.2) / 0.2
+    done = threading.Event()
+    span = {}
+
+    def load():
+        t0 = time.perf_counter()
+        spdl.io.load_image_batch(srcs, width=224, height=224)
+        span["seconds"] = time.perf_counter() - t0
+        done.set()
+
+    worker = threading.Thread(target=load)
+    count = 0
+    worker.start()
+    while not done.is_set():
+        count += 1
+    worker.join()
+    # With the GIL held for the whole batch the loop would stall for all of it.
+    assert count / span["seconds"] > 0.1 * alone_rate
+
+
+def test_buffer_lives_while_the_array_does(images):
+    buffer = spdl.io.load_image_batch([images["jpeg420"]] * 3, width=64, height=64)
+    ref = weakref.ref(buffer)
+    array = spdl.io.to_numpy(buffer)
+    del buffer
+    gc.collect()
+    assert ref() is not None
+    np.testing.assert_array_equal(array[2], _reference(images["jpeg420"], 64, 64))
+    del array
+    gc.collect()
+    assert ref() is None
+
+
+def test_repeated_calls_do_not_grow_memory(images):
+    psutil = pytest.importorskip("psutil")
+    srcs = [images["jpeg_large"], images["png_rgb"], images["bmp"]] * 4
+    for _ in range(20):
+        spdl.io.load_image_batch(srcs, width=128, height=96)
+    gc.collect()
+    before = psutil.Process().memory_info().rss
+    for _ in range(150):
+        spdl.io.load_image_batch(srcs, width=128, height=96)
+    gc.collect()
+    grown = psutil.Process().memory_info().rss - before
+    assert grown < 8 * 2**20, f"RSS grew by {grown / 2**20:.1f} MiB over 150 batches"
