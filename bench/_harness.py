@@ -25,6 +25,8 @@ RESULTS = BENCH_DIR / "results"
 
 # The peer every benchmark measures against, pinned.
 REAL_SPDL = ("spdl==0.8.0",)
+# Other media loaders the media benchmarks compare with, in one shared peer venv.
+MEDIA_PEERS = ("Pillow", "opencv-python-headless", "av", "numpy", "psutil")
 
 
 def peer_python(name: str, requirements: Sequence[str]) -> Path:
