@@ -38,6 +38,7 @@ from ._cuda_buffer import CUDABuffer, CUDAConfig, cuda_config, to_cupy
 from ._cuda_libs import CUDANotAvailableError
 from ._cuda_transfer import transfer_buffer
 from ._filter_desc import get_audio_filter_desc, get_video_filter_desc
+from ._image_batch import load_image_batch
 from ._load import (
     demux_audio,
     demux_image,
@@ -48,7 +49,6 @@ from ._load import (
 )
 from ._nvdec import decode_packets_nvdec, demux_annexb, streaming_load_video_nvdec
 from ._nvjpeg import decode_image_nvjpeg, load_image_batch_nvjpeg
-from ._image_batch import load_image_batch
 
 __all__ = [
     "AudioFrames",
