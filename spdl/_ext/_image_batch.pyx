@@ -22,7 +22,7 @@ shared between threads.
 """
 
 from libc.errno cimport EINVAL, EISDIR, ENOENT, ENOMEM, errno
-from libc.stdint cimport uint8_t, uintptr_t
+from libc.stdint cimport int64_t, uint8_t, uintptr_t
 from libc.string cimport memcpy, memset
 from posix.fcntl cimport O_RDONLY
 from posix.fcntl cimport open as os_open
@@ -564,6 +564,88 @@ cdef class _Worker:
         return ret
 
 
+# --- swscale's AVX2 gather kernels ---------------------------------------------------------
+#
+# On x86 with AVX2, swscale's horizontal scaler uses vpgatherdd (libswscale/x86/scale_avx2.asm)
+# unless the CPU is flagged AV_CPU_FLAG_SLOW_GATHER. On CPUs whose gathers are slow (Intel parts
+# with the Gather Data Sampling microcode mitigation; FFmpeg only knows about older ones) that
+# kernel is several times slower than the SSSE3 one, and it was 12% of the whole per-image cost
+# measured here (docs/performance.md). Both kernels compute the same integer sums, so the
+# output is identical. The first call times one typical conversion both ways and, if the SSSE3
+# kernel wins by a clear margin, adds AV_CPU_FLAG_SLOW_GATHER to FFmpeg's CPU flags for the
+# process (it is the only thing that flag steers in swscale).
+
+cdef int _gather_policy = 0        # 0: not decided, 1: AVX2 gathers kept, 2: flagged slow
+_gather_lock = threading.Lock()
+
+
+cdef double _time_scale(int extra_cpu_flags, avu.AVFrame *src, uint8_t *dst) noexcept nogil:
+    """Seconds for a few 500x375 yuv420p -> 224x224 rgb24 bilinear scales (the best of 3)."""
+    cdef int base = avu.av_get_cpu_flags()
+    cdef sws.SwsContext *ctx
+    cdef uint8_t *planes[4]
+    cdef int strides[4]
+    cdef int64_t t0
+    cdef double best = 1e9
+    cdef int rep, k
+    avu.av_force_cpu_flags(base | extra_cpu_flags)
+    ctx = sws.sws_getContext(src.width, src.height, src.format, 224, 224,
+                             avu.AV_PIX_FMT_RGB24, sws.SWS_BILINEAR, NULL, NULL, NULL)
+    avu.av_force_cpu_flags(base)
+    if ctx == NULL:
+        return best
+    planes[0] = dst
+    planes[1] = planes[2] = planes[3] = NULL
+    strides[0] = 224 * 3
+    strides[1] = strides[2] = strides[3] = 0
+    for rep in range(3):
+        t0 = avu.av_gettime_relative()
+        for k in range(4):
+            sws.sws_scale(ctx, <const uint8_t *const *>src.data, src.linesize, 0, src.height,
+                          planes, strides)
+        best = min(best, (avu.av_gettime_relative() - t0) * 1e-6)
+    sws.sws_freeContext(ctx)
+    return best
+
+
+cdef void _decide_gather_policy():
+    global _gather_policy
+    cdef avu.AVFrame *src
+    cdef uint8_t *dst
+    cdef double with_gather, without_gather
+    cdef int i
+    with _gather_lock:
+        if _gather_policy:
+            return
+        _gather_policy = 1
+        if not (avu.av_get_cpu_flags() & avu.AV_CPU_FLAG_AVX2) or (
+                avu.av_get_cpu_flags() & avu.AV_CPU_FLAG_SLOW_GATHER):
+            return
+        src = avu.av_frame_alloc()
+        dst = <uint8_t *>avu.av_malloc(224 * 224 * 3)
+        if src != NULL and dst != NULL:
+            src.width, src.height, src.format = 500, 375, avu.AV_PIX_FMT_YUV420P
+            if avu.av_frame_get_buffer(src, 0) >= 0:
+                for i in range(3):
+                    memset(src.data[i], 128, src.linesize[i] * (375 if i == 0 else 188))
+                with nogil:
+                    with_gather = min(_time_scale(0, src, dst), _time_scale(0, src, dst))
+                    without_gather = min(
+                        _time_scale(avu.AV_CPU_FLAG_SLOW_GATHER, src, dst),
+                        _time_scale(avu.AV_CPU_FLAG_SLOW_GATHER, src, dst))
+                if without_gather < 0.85 * with_gather:
+                    avu.av_force_cpu_flags(
+                        avu.av_get_cpu_flags() | avu.AV_CPU_FLAG_SLOW_GATHER)
+                    _gather_policy = 2
+        avu.av_frame_free(&src)
+        avu.av_free(dst)
+
+
+def swscale_gathers_flagged_slow():
+    """Whether spdl told FFmpeg that this CPU's AVX2 gathers are slow (None: not decided yet)."""
+    return None if _gather_policy == 0 else _gather_policy == 2
+
+
 _local = threading.local()
 
 
@@ -627,6 +709,8 @@ def decode_batch(srcs, int width, int height, str pix_fmt, str scale_algo, bint 
     cdef uint8_t *out
     cdef Py_ssize_t j = 0
 
+    if not _gather_policy:
+        _decide_gather_policy()
     if pix_fmt not in _PIX_FMTS:
         raise ValueError(f"pix_fmt must be one of {list(PIX_FMTS)}, not {pix_fmt!r}")
     if scale_algo not in _SCALE_ALGOS:

@@ -226,3 +226,9 @@ cdef extern from "libavutil/imgutils.h" nogil:
     int av_image_copy_to_buffer(uint8_t *dst, int dst_size, const uint8_t *const *src_data,
                                 const int *src_linesize, AVPixelFormat pix_fmt, int width,
                                 int height, int align)
+
+cdef extern from "libavutil/cpu.h" nogil:
+    int AV_CPU_FLAG_AVX2
+    int AV_CPU_FLAG_SLOW_GATHER
+    int av_get_cpu_flags()
+    void av_force_cpu_flags(int flags)
