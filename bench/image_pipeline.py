@@ -6,7 +6,10 @@ decode it, stretch it to 224x224 RGB with a bilinear filter, and stack 32 of the
 
 - ``spdl``           ours: ``spdl.io.load_image_batch`` per batch, run by ``spdl.pipeline`` with
                      N threads (by ``concurrent.futures`` threads if the pipeline is missing).
-- ``spdl-gil-held``  the same, from a build with ``-Drelease_gil=false`` (``--gil-held``).
+- ``spdl-fast``      ours with ``scale_algo="fast_bilinear"``: two taps, no antialiasing, the
+                     same kind of filter as OpenCV's INTER_LINEAR (a like-for-like line).
+- ``spdl-gil-held``  the same as ``spdl``, from a build with ``-Drelease_gil=false``
+                     (``--gil-held``).
 - ``spdl-0.8.0``     the real spdl from PyPI, its ``load_image_batch`` with the same filter
                      (``scale=224:224:flags=bilinear``) in its own ``PipelineBuilder``.
 - ``pil-processes``  Pillow in a pool of N processes (fork), batches pickled back to the main
@@ -52,7 +55,7 @@ BATCH = 32
 SIZE = 224
 # ImageNet's commonest sizes; each gets an equal share of the folder.
 SIZES = [(500, 375), (500, 333), (375, 500), (500, 400), (400, 300), (500, 357), (333, 500)]
-CONTENDERS = ["spdl", "spdl-0.8.0", "pil-processes", "pil-threads", "opencv-threads"]
+CONTENDERS = ["spdl", "spdl-fast", "spdl-0.8.0", "pil-processes", "pil-threads", "opencv-threads"]
 GIL_HELD = "spdl-gil-held"
 
 
@@ -91,11 +94,11 @@ def make_images(count: int) -> list[Path]:
     return sorted(folder.glob("*.JPEG"))
 
 
-def reference(path: Path) -> bytes:
-    """What ``ffmpeg -vf scale=224:224:flags=bilinear,format=rgb24`` gives for ``path``."""
+def reference(path: Path, algo: str = "bilinear") -> bytes:
+    """What ``ffmpeg -vf scale=224:224:flags=ALGO,format=rgb24`` gives for ``path``."""
     return subprocess.run(
         ["ffmpeg", "-nostdin", "-loglevel", "error", "-i", str(path), "-vf",
-         f"scale={SIZE}:{SIZE}:flags=bilinear,format=rgb24", "-f", "rawvideo", "-"],
+         f"scale={SIZE}:{SIZE}:flags={algo},format=rgb24", "-f", "rawvideo", "-"],
         check=True, capture_output=True,
     ).stdout  # fmt: skip
 
@@ -135,11 +138,12 @@ def _spdl_batch(paths):
             filter_desc=f"scale=w={SIZE}:h={SIZE}:flags=bilinear,format=pix_fmts=rgb24",
         )  # fmt: skip
     else:
-        buffer = spdl.io.load_image_batch(paths, width=SIZE, height=SIZE, scale_algo="bilinear")
+        buffer = spdl.io.load_image_batch(paths, width=SIZE, height=SIZE, scale_algo=_ALGO)
     return spdl.io.to_numpy(buffer)
 
 
 _REAL_SPDL = False
+_ALGO = "bilinear"
 
 
 def _is_real_spdl() -> bool:
@@ -218,8 +222,10 @@ def _versions(impl: str) -> dict[str, str]:
 
 def child(args) -> None:
     """Measure one contender in this process and write its JSON."""
-    global _REAL_SPDL
+    global _REAL_SPDL, _ALGO
     import numpy as np
+
+    _ALGO = "fast_bilinear" if args.impl == "spdl-fast" else "bilinear"
 
     paths = [str(p) for p in sorted(Path(args.images).glob("*.JPEG"))]
     batches = [paths[i : i + BATCH] for i in range(0, len(paths), BATCH)]
@@ -234,7 +240,7 @@ def child(args) -> None:
         # Check the output before timing anything.
         first = next(iter(runner.batches(batches[:1])))
         assert first.shape == (len(batches[0]), SIZE, SIZE, 3) and first.dtype == np.uint8
-        want = np.frombuffer(reference(Path(paths[0])), np.uint8).reshape(SIZE, SIZE, 3)
+        want = np.frombuffer(reference(Path(paths[0]), _ALGO), np.uint8).reshape(SIZE, SIZE, 3)
         diff = float(np.abs(first[0].astype(np.int16) - want).mean())
         if args.impl.startswith("spdl"):
             assert diff == 0, f"{args.impl}: differs from ffmpeg's scale filter (mean {diff})"
@@ -316,7 +322,7 @@ def gil_held_python() -> Path:
 
 
 def interpreter(impl: str) -> Path:
-    if impl == "spdl":
+    if impl in ("spdl", "spdl-fast"):
         return Path(sys.executable)
     if impl == GIL_HELD:
         return gil_held_python()
