@@ -102,6 +102,27 @@ def measure(fn: Callable[[], int], *, runs: int = 5, warmup: int = 1) -> dict[st
     return {**summarize(rates), "items": items, "unit": "items/s"}
 
 
+def cpu_seconds() -> float:
+    """CPU time (user + system, seconds) this process and all its children have used so far.
+
+    Live children (pool workers) are read directly; children that exited and were waited for
+    (e.g. command-line tools run with ``subprocess.run``) are in this process's ``children_*``
+    times. On a shared, busy machine the CPU cost per item is steadier than wall-clock rates.
+    """
+    import psutil
+
+    me = psutil.Process()
+    t = me.cpu_times()
+    total = t.user + t.system + t.children_user + t.children_system
+    for child in me.children(recursive=True):
+        try:
+            c = child.cpu_times()
+        except psutil.Error:
+            continue
+        total += c.user + c.system
+    return total
+
+
 class PeakRSS:
     """Samples the resident memory of this process and all its children while in a ``with``.
 

@@ -255,6 +255,7 @@ def child(args) -> None:
 
         one_pass()  # warm-up: page cache, decoders, pools
         rates = []
+        cpu0 = h.cpu_seconds()
         with h.PeakRSS() as rss:
             for _ in range(args.runs):
                 t0 = time.perf_counter()
@@ -263,6 +264,7 @@ def child(args) -> None:
                 if n != len(paths):
                     raise SystemExit(f"{args.impl}: a pass loaded {n} of {len(paths)} images")
         rate = {**h.summarize(rates), "unit": "img/s", "samples": rates}
+        cpu_ms = (h.cpu_seconds() - cpu0) * 1e3 / (len(paths) * args.runs)
     finally:
         runner.close()
     result = {
@@ -271,6 +273,7 @@ def child(args) -> None:
         "runner": runner.kind,
         "rate": rate,
         "peak_rss_bytes": rss.peak,
+        "cpu_ms_per_image": cpu_ms,
         "mean_abs_diff_vs_ffmpeg": diff,
         "versions": _versions(args.impl),
     }
@@ -432,12 +435,14 @@ def parent(args) -> None:
     )
     throughput: dict[str, dict] = {}
     memory: dict[str, dict] = {}
+    cost: dict[str, dict] = {}
     ratios: dict[str, dict] = {}
     details: dict[str, dict] = {}
     for threads in [int(t) for t in args.threads.split(",")]:
         label = f"{threads} threads"
         samples: dict[str, list[float]] = {impl: [] for impl in impls}
         rss: dict[str, list[float]] = {impl: [] for impl in impls}
+        cpu: dict[str, list[float]] = {impl: [] for impl in impls}
         rounds: list[dict[str, float]] = []
         for r in range(args.rounds):
             medians = {}
@@ -451,13 +456,15 @@ def parent(args) -> None:
                 )  # fmt: skip
                 samples[impl] += res["rate"]["samples"]
                 rss[impl].append(res["peak_rss_bytes"] / 2**20)
+                cpu[impl].append(res["cpu_ms_per_image"])
                 medians[impl] = res["rate"]["median"]
                 details.setdefault(label, {})[impl] = {
                     k: res[k] for k in ("runner", "versions", "mean_abs_diff_vs_ffmpeg")
                 }
                 print(
                     f"[bench] {label} round {r + 1}: {impl:15s} {res['rate']['median']:7.0f} "
-                    f"img/s  peak RSS {res['peak_rss_bytes'] / 2**20:6.0f} MiB "
+                    f"img/s  {res['cpu_ms_per_image']:5.2f} CPU ms/img  "
+                    f"peak RSS {res['peak_rss_bytes'] / 2**20:6.0f} MiB "
                     f"({time.perf_counter() - t0:.0f} s)",
                     file=sys.stderr,
                 )
@@ -468,8 +475,14 @@ def parent(args) -> None:
         memory[f"peak RSS, {label}"] = {
             impl: {**h.summarize(m), "unit": "MiB"} for impl, m in rss.items()
         }
+        cost[f"CPU time per image, {label}"] = {
+            impl: {**h.summarize(c), "unit": "ms"} for impl, c in cpu.items()
+        }
         if "spdl" in impls:
             ratios[f"spdl over each, {label}"] = _ratio_table(rounds, "spdl")
+            # CPU cost per image of each contender over ours, round by round.
+            per_round = [{i: 1.0 / cpu[i][r] for i in impls} for r in range(args.rounds)]
+            ratios[f"CPU cost of each over spdl's, {label}"] = _ratio_table(per_round, "spdl")
     out = h.write_json(
         args.out,
         {
@@ -480,22 +493,25 @@ def parent(args) -> None:
             "size": SIZE,
             "throughput": throughput,
             "memory": memory,
+            "cpu": cost,
             "ratios": ratios,
             "details": details,
         },
     )
-    _print_summary(throughput, memory, ratios)
+    _print_summary(throughput, memory, cost, ratios)
     print(f"[bench] wrote {out}", file=sys.stderr)
 
 
-def _print_summary(throughput, memory, ratios) -> None:
+def _print_summary(throughput, memory, cost, ratios) -> None:
     for chart, rows in throughput.items():
         print(f"\n{chart}")
         mem = memory[chart.replace("images per second", "peak RSS")]
+        cpu = cost[chart.replace("images per second", "CPU time per image")]
         for impl, m in rows.items():
             print(
                 f"  {impl:15s} {m['median']:7.0f} img/s  [{m['min']:.0f}-{m['max']:.0f}]  "
-                f"peak RSS {mem[impl]['median']:6.0f} MiB"
+                f"{cpu[impl]['median']:5.2f} CPU ms/img [{cpu[impl]['min']:.2f}-"
+                f"{cpu[impl]['max']:.2f}]  peak RSS {mem[impl]['median']:6.0f} MiB"
             )
     for chart, rows in ratios.items():
         print(f"\n{chart}")

@@ -201,11 +201,15 @@ def child(args) -> None:
 
     one_pass()  # warm-up
     rates = []
+    cpu0 = h.cpu_seconds()
+    total = 0
     with h.PeakRSS() as rss:
         for _ in range(args.runs):
             t0 = time.perf_counter()
             n = one_pass()
             rates.append(n / (time.perf_counter() - t0))
+            total += n
+    cpu_ms = (h.cpu_seconds() - cpu0) * 1e3 / total
     h.write_json(
         args.json_out,
         {
@@ -213,6 +217,7 @@ def child(args) -> None:
             "threads": args.threads,
             "rate": {**h.summarize(rates), "unit": "frames/s", "samples": rates},
             "peak_rss_bytes": rss.peak,
+            "cpu_ms_per_frame": cpu_ms,
         },
     )
 
@@ -243,6 +248,7 @@ def parent(args) -> None:
     pythons = {impl: interpreter(impl) for impl in impls}
     throughput: dict[str, dict] = {}
     memory: dict[str, dict] = {}
+    cost: dict[str, dict] = {}
     ratios: dict[str, dict] = {}
     for config in configs:
         clips = make_clips(config, args.seconds)
@@ -251,6 +257,7 @@ def parent(args) -> None:
             label = f"{config}, {threads} thread{'s' if threads > 1 else ''}"
             samples: dict[str, list[float]] = {i: [] for i in impls}
             rss: dict[str, list[float]] = {i: [] for i in impls}
+            cpu: dict[str, list[float]] = {i: [] for i in impls}
             rounds: list[dict[str, float]] = []
             for r in range(args.rounds):
                 medians = {}
@@ -266,10 +273,12 @@ def parent(args) -> None:
                         continue
                     samples[impl] += res["rate"]["samples"]
                     rss[impl].append(res["peak_rss_bytes"] / 2**20)
+                    cpu[impl].append(res["cpu_ms_per_frame"])
                     medians[impl] = res["rate"]["median"]
                     print(
                         f"[bench] {label} round {r + 1}: {impl:11s} "
                         f"{res['rate']['median']:6.1f} frames/s  "
+                        f"{res['cpu_ms_per_frame']:6.2f} CPU ms/frame  "
                         f"peak RSS {res['peak_rss_bytes'] / 2**20:6.0f} MiB",
                         file=sys.stderr,
                     )
@@ -278,6 +287,7 @@ def parent(args) -> None:
                 i: {**h.summarize(s), "unit": "frames/s"} for i, s in samples.items() if s
             }
             memory[label] = {i: {**h.summarize(m), "unit": "MiB"} for i, m in rss.items() if m}
+            cost[label] = {i: {**h.summarize(c), "unit": "ms"} for i, c in cpu.items() if c}
             if any("spdl" in r for r in rounds):
                 ratios[label] = {
                     other: {
@@ -295,6 +305,7 @@ def parent(args) -> None:
             "rate": RATE,
             "frames per second": throughput,
             "peak RSS": memory,
+            "CPU time per frame": cost,
             "spdl over each": ratios,
         },
     )
@@ -303,6 +314,7 @@ def parent(args) -> None:
         for impl, m in rows.items():
             print(
                 f"  {impl:11s} {m['median']:7.1f} frames/s [{m['min']:.1f}-{m['max']:.1f}]"
+                f"  {cost[label][impl]['median']:6.2f} CPU ms/frame"
                 f"  peak RSS {memory[label][impl]['median']:6.0f} MiB"
             )
         for other, m in ratios.get(label, {}).items():
