@@ -99,7 +99,8 @@ def test_zero_copy_to_cupy_and_torch(folder):
     ref = weakref.ref(buf)
     array = spdl.io.to_cupy(buf)
     tensor = torch.from_dlpack(buf)
-    as_tensor = torch.as_tensor(buf, device="cuda")
+    as_tensor = spdl.io.to_torch(buf)
+    assert as_tensor.is_cuda
     assert array.data.ptr == buf.ptr == tensor.data_ptr() == as_tensor.data_ptr()
     assert tuple(tensor.shape) == buf.shape and tensor.dtype == torch.uint8
     expected = array.get()

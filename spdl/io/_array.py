@@ -33,17 +33,24 @@ def to_numpy(buffer: CPUBuffer):
     return np.asarray(buffer)
 
 
-def to_torch(buffer: CPUBuffer):
-    """View a :class:`CPUBuffer` as a PyTorch CPU tensor, without a copy (through DLPack).
+def to_torch(buffer):
+    """View a buffer as a PyTorch tensor, without a copy.
 
-    PyTorch is imported here, on first use; it is not a dependency of spdl.
+    A :class:`CPUBuffer` becomes a CPU tensor (through DLPack); a ``CUDABuffer`` (from the GPU
+    paths) becomes a tensor on its GPU. PyTorch is imported here, on first use; it is not a
+    dependency of spdl.
 
     Args:
-        buffer: the buffer (e.g. from :func:`spdl.io.convert_frames`).
+        buffer: a ``CPUBuffer`` (e.g. from :func:`spdl.io.convert_frames`) or a ``CUDABuffer``
+            (e.g. from :func:`spdl.io.transfer_buffer`).
 
     Returns:
         torch.Tensor: same shape and dtype, sharing memory; it keeps the buffer alive.
     """
+    if hasattr(buffer, "__cuda_array_interface__"):
+        from ._cuda_buffer import to_torch_cuda
+
+        return to_torch_cuda(buffer)
     _check(buffer)
     import torch
 
