@@ -139,3 +139,21 @@ def test_docs_never_name_local_paths():
     for page in PAGES:
         text = page.read_text()
         assert not re.search(r"/(work|home|root)/\w", text), page
+
+
+def test_sphinx_build_has_no_warnings(tmp_path):
+    """What ``make docs`` runs: every page builds, every reference resolves, no warning."""
+    pytest.importorskip("sphinx")
+    pytest.importorskip("myst_parser")
+    import subprocess
+    import sys
+
+    sphinx = [sys.executable, "-m", "sphinx", "-W", "--keep-going", "-q", "-b", "html"]
+    proc = subprocess.run(
+        [*sphinx, str(ROOT / "docs"), str(tmp_path / "html")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr

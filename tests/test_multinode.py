@@ -90,3 +90,23 @@ def test_padded_shards_cover_the_whole_data_set(gathered):
     det = gathered["deterministic_pad"][0]
     assert det[0] == list(range(0, N, 2))
     assert det[1] == [*range(1, N, 2), 0]
+
+
+def test_training_example_runs_under_torchrun(tmp_path):
+    """docs/examples/train_ddp.py, as multinode.md tells users to start it (CPU, gloo)."""
+    script = HERE.parent / "docs" / "examples" / "train_ddp.py"
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path), "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2"]
+    proc = subprocess.run(
+        [*cmd, str(script), "--epochs", "2", "--threads", "2"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=240,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    # 32 images over 2 ranks, batches of 8: 2 batches per rank; rank 0 prints its report.
+    assert "epoch 0: 2 batches per rank" in proc.stdout
+    assert "epoch 1: 2 batches per rank" in proc.stdout
+    assert "preprocess" in proc.stdout and "transfer" in proc.stdout
