@@ -14,8 +14,12 @@ MESON_FILES := meson.build meson.options $(wildcard spdl/meson.build spdl/*/meso
 
 .PHONY: run test lint docs setup system clean fuzz soak test-live
 
+# The main job: what this build supports, then images and videos of the sample set (made once
+# with ffmpeg and cached) loaded on threads, with each run's throughput and per-stage report.
 run: setup
 	$(VENV)/bin/spdl info
+	$(VENV)/bin/spdl bench images --epochs 3
+	$(VENV)/bin/spdl bench videos --epochs 3
 
 test: setup
 	$(VENV)/bin/ruff check spdl tests bench fuzz
