@@ -200,3 +200,14 @@ def test_bench_unreadable_files_are_one_line_each(tmp_path, cache_env):
         "(see the warnings above)"
     )
     assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize(("kind", "unit"), [("images", "images"), ("videos", "frames")])
+def test_bench_on_the_gpu(cache_env, kind, unit):
+    result = _bench_json(kind, "--device", "cuda", "--threads", "4", env=cache_env)
+    assert result["device"] == "cuda" and result["failures"] == 0
+    assert result["samples"] == result["files"] > 0
+    assert result["amount_unit"] == unit
+    if kind == "videos":
+        assert result["epochs"][0]["amount"] == 4 * 50
