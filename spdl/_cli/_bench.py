@@ -87,7 +87,7 @@ def _cuda_plan(kind: str, size: int) -> _Plan:
         raise BenchError(f"--device cuda needs spdl.io.{needed}, which this build of spdl lacks")
     try:
         config = spdl.io.cuda_config(device_index=0)
-    except Exception as e:  # CUDANotAvailableError and friends: say what is missing
+    except Exception as e:
         raise BenchError(f"--device cuda: {e}") from None
 
     if kind == "images":
@@ -127,6 +127,25 @@ def _cuda_plan(kind: str, size: int) -> _Plan:
         return len(batch), sum(c.__cuda_array_interface__["shape"][-1] for c in batch) / 16000
 
     return _Plan(cpu.preprocessor, None, transfer, seconds, "audio seconds")
+
+
+def _probe_gpu(plan: _Plan, path: str) -> None:
+    """Load the first file once on the GPU path, so missing GPU support is one clear error.
+
+    Without it, every file would fail in the pipeline with the same message. Other errors (a
+    broken first file) are left for the run to report like any other file.
+    """
+    import spdl.io
+
+    try:
+        sample = plan.preprocessor(path)
+        batch = plan.aggregator([sample]) if plan.aggregator is not None else [sample]
+        if plan.transfer_fn is not None:
+            plan.transfer_fn(batch)
+    except spdl.io.CUDANotAvailableError as e:
+        raise BenchError(f"--device cuda: {e}") from None
+    except Exception:
+        pass
 
 
 class _OneLineHandler(logging.Handler):
@@ -219,7 +238,11 @@ def run_bench(
     from ._progress import ProgressBar
 
     directory, files = _find_files(kind, directory)
-    plan = _cuda_plan(kind, size) if device == "cuda" else _cpu_plan(kind, size)
+    if device == "cuda":
+        plan = _cuda_plan(kind, size)
+        _probe_gpu(plan, files[0])
+    else:
+        plan = _cpu_plan(kind, size)
     loader = DataLoader(
         files,
         preprocessor=plan.preprocessor,

@@ -1,6 +1,6 @@
 """``spdl info``: versions of spdl, Python and FFmpeg, the build, and what GPU support is usable.
 
-The GPU probes load the NVIDIA libraries the way spdl does at run time (by name, with ``dlopen``),
+The GPU probes load the NVIDIA libraries from the places spdl.io's GPU layer searches at run time,
 so the answer is the one decoding would get; nothing here needs a GPU or CUDA to run.
 """
 
@@ -20,6 +20,16 @@ _NVJPEG = ("libnvjpeg.so.13", "libnvjpeg.so.12", "libnvjpeg.so.11", "libnvjpeg.s
 _NVCUVID = ("libnvcuvid.so.1", "libnvcuvid.so")
 
 
+def _search_path(lib: str, fallback: tuple[str, ...]) -> tuple[str, ...]:
+    """Where spdl's GPU layer looks for ``lib`` ("cudart", "nvjpeg"), so the answer matches."""
+    try:
+        from spdl.io._cuda_libs import candidate_paths
+
+        return tuple(candidate_paths(lib))
+    except (ImportError, KeyError):
+        return fallback
+
+
 def _load(names: tuple[str, ...]) -> tuple[ctypes.CDLL | None, str]:
     """The first of ``names`` that loads and its name, or ``None`` and why none did."""
     for name in names:
@@ -27,7 +37,8 @@ def _load(names: tuple[str, ...]) -> tuple[ctypes.CDLL | None, str]:
             return ctypes.CDLL(name), name
         except OSError:
             pass
-    return None, f"cannot load {' or '.join(names)}"
+    shown = names if len(names) <= 3 else (*names[:2], f"{len(names) - 2} other paths")
+    return None, f"cannot load {' or '.join(shown)}"
 
 
 def _version(encoded: int) -> str:
@@ -61,7 +72,7 @@ def _library(names: tuple[str, ...]) -> dict[str, object]:
 
 
 def _cuda_runtime() -> dict[str, object]:
-    lib, name = _load(_CUDA_RUNTIME)
+    lib, name = _load(_search_path("cudart", _CUDA_RUNTIME))
     if lib is None:
         return {"available": False, "reason": name}
     version = ctypes.c_int(0)
@@ -70,7 +81,7 @@ def _cuda_runtime() -> dict[str, object]:
 
 
 def _nvjpeg() -> dict[str, object]:
-    out = _library(_NVJPEG)
+    out = _library(_search_path("nvjpeg", _NVJPEG))
     if out["available"]:
         lib = ctypes.CDLL(str(out["library"]))
         # nvjpegGetProperty(MAJOR_VERSION=0 / MINOR_VERSION=1 / PATCH_LEVEL=2, int*)
