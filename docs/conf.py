@@ -15,5 +15,7 @@ exclude_patterns = ["_build", "README.md"]
 myst_heading_anchors = 3
 napoleon_google_docstring = True
 autodoc_typehints = "description"
+# Types go into the documented parameters only, not into a second, undocumented list.
+autodoc_typehints_description_target = "documented"
 html_theme = "alabaster"
 nitpicky = False
