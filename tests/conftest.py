@@ -34,6 +34,16 @@ def wav_audio(media_dir) -> Path:
     return media.make_audio(media_dir / "audio.wav", sample_rate=16000, num_channels=2)
 
 
+@pytest.fixture(scope="session")
+def xdg_cache(tmp_path_factory) -> Path:
+    """A folder to use as ``XDG_CACHE_HOME``, holding spdl's sample set (made once per session)."""
+    from spdl.source import get_sample_set
+
+    root = tmp_path_factory.mktemp("xdg-cache")
+    get_sample_set(cache_dir=root / "spdl")
+    return root
+
+
 def _cuda_available() -> bool:
     try:
         import cupy

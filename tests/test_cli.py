@@ -80,9 +80,9 @@ def test_unknown_command_is_a_usage_error():
 
 
 @pytest.fixture(scope="module")
-def cache_env(tmp_path_factory) -> dict:
-    """The environment for ``spdl bench`` runs: a private cache folder for the sample set."""
-    return {**os.environ, "XDG_CACHE_HOME": str(tmp_path_factory.mktemp("cache"))}
+def cache_env(xdg_cache) -> dict:
+    """The environment for ``spdl bench`` runs: the session's cache, holding the sample set."""
+    return {**os.environ, "XDG_CACHE_HOME": str(xdg_cache)}
 
 
 @pytest.mark.parametrize(

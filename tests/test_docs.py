@@ -83,13 +83,8 @@ _workdirs: dict[Path, Path] = {}
 _failed: set[Path] = set()
 
 
-@pytest.fixture(scope="session")
-def docs_cache(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("docs-cache")
-
-
 @pytest.mark.parametrize("block", _params())
-def test_doc_example(block: Block, docs_cache, tmp_path_factory, monkeypatch):
+def test_doc_example(block: Block, xdg_cache, tmp_path_factory, monkeypatch):
     for verb, arg in block.directives:
         if verb == "skip":
             pytest.skip(f"marked not runnable here: {arg or 'no reason given'}")
@@ -100,8 +95,10 @@ def test_doc_example(block: Block, docs_cache, tmp_path_factory, monkeypatch):
             pytest.fail(f"{block.id}: unknown test directive {verb!r}")
     if block.page in _failed:
         pytest.skip("an earlier block on this page failed")
-    workdir = _workdirs.setdefault(block.page, tmp_path_factory.mktemp(block.page.stem))
-    monkeypatch.setenv("XDG_CACHE_HOME", str(docs_cache))
+    if block.page not in _workdirs:
+        _workdirs[block.page] = tmp_path_factory.mktemp(block.page.stem)
+    workdir = _workdirs[block.page]
+    monkeypatch.setenv("XDG_CACHE_HOME", str(xdg_cache))
     monkeypatch.chdir(workdir)
     namespace = _namespaces.setdefault(block.page, {"__name__": f"docs_{block.page.stem}"})
     # Pad with blank lines so a traceback names the line in the page.

@@ -92,10 +92,10 @@ def test_padded_shards_cover_the_whole_data_set(gathered):
     assert det[1] == [*range(1, N, 2), 0]
 
 
-def test_training_example_runs_under_torchrun(tmp_path):
+def test_training_example_runs_under_torchrun(xdg_cache):
     """docs/examples/train_ddp.py, as multinode.md tells users to start it (CPU, gloo)."""
     script = HERE.parent / "docs" / "examples" / "train_ddp.py"
-    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path), "OMP_NUM_THREADS": "1"}
+    env = {**os.environ, "XDG_CACHE_HOME": str(xdg_cache), "OMP_NUM_THREADS": "1"}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2"]
     proc = subprocess.run(
         [*cmd, str(script), "--epochs", "2", "--threads", "2"],

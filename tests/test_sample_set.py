@@ -14,8 +14,8 @@ import media
 
 
 @pytest.fixture(scope="module")
-def sample_root(tmp_path_factory):
-    return get_sample_set(cache_dir=tmp_path_factory.mktemp("cache"))
+def sample_root(xdg_cache):
+    return get_sample_set(cache_dir=xdg_cache / "spdl")
 
 
 def test_images_are_an_imagenet_style_folder(sample_root):
@@ -64,14 +64,17 @@ def test_cached_set_is_reused_and_an_incomplete_one_remade(sample_root, tmp_path
     monkeypatch.setattr(_sample_set, "_generate", lambda *a: (calls.append(1), real(*a)))
     assert get_sample_set(cache_dir=tmp_path) == root
     assert calls == []  # complete: nothing regenerated
+    # A file changed or gone makes the set incomplete...
+    wav = root / "audio" / "tone_stereo.wav"
+    with open(wav, "r+b") as f:
+        f.truncate(100)
+    assert not _sample_set._is_complete(root)
     (root / "videos" / "life.mp4").unlink()
+    # ...and the next call makes it again, whole.
     assert get_sample_set(cache_dir=tmp_path) == root
     assert calls == [1]
-    assert (root / "videos" / "life.mp4").stat().st_size > 0
-    with open(root / "audio" / "tone_stereo.wav", "r+b") as f:
-        f.truncate(100)
-    get_sample_set(cache_dir=tmp_path)
-    assert calls == [1, 1]
+    assert _sample_set._is_complete(root)
+    assert wav.read_bytes() == (sample_root / "audio" / "tone_stereo.wav").read_bytes()
     assert [p.name for p in tmp_path.iterdir()] == [root.name]  # no temporary folder left
 
 
