@@ -24,7 +24,7 @@ SLACK = 1.0  # seconds a check may take to notice, on two busy shared cores
 @pytest.fixture(scope="module")
 def long_video(tmp_path_factory):
     d = tmp_path_factory.mktemp("hang")
-    return media.make_video(d / "long.mp4", width=64, height=48, rate=25, duration=8.0)
+    return media.make_video(d / "long.mp4", width=64, height=48, rate=25, duration=24.0)
 
 
 @pytest.fixture(scope="module")
