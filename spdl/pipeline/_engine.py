@@ -603,11 +603,13 @@ class Engine:
                 return work
 
     def _gen_ended(self, st, seq, item, spent, exc, starts):
-        if exc is not None and st.kind != SOURCE:
+        """A generator or async generator (a source, or a stage's op) is done: exhausted or raised."""
+        is_source = st.kind == SOURCE or st.kind == ASYNC_SOURCE
+        if exc is not None and not is_source:
             self._log_failure(st, item, exc)
         with self._lock:
             st.executing -= 1
-            if st.kind == SOURCE:
+            if is_source:
                 if exc is not None:
                     self._causes.append((st.name, exc))
                     self._fail(f"The source raised {type(exc).__name__}: {exc}")
@@ -798,16 +800,16 @@ class Engine:
             try:
                 agen = st.op(item)
             except Exception as e:
-                return self._agen_ended(st, seq, item, spent, e, starts)
+                return self._gen_ended(st, seq, item, spent, e, starts)
         lock = self._lock
         while True:
             t0 = _perf()
             try:
                 value = await agen.__anext__()
             except StopAsyncIteration:
-                return self._agen_ended(st, seq, item, spent + _perf() - t0, None, starts)
+                return self._gen_ended(st, seq, item, spent + _perf() - t0, None, starts)
             except Exception as e:
-                return self._agen_ended(st, seq, item, spent + _perf() - t0, e, starts)
+                return self._gen_ended(st, seq, item, spent + _perf() - t0, e, starts)
             dt = _perf() - t0
             spent += dt
             if value is None:
@@ -825,26 +827,6 @@ class Engine:
                 if work is None:
                     self._exit_runner(st, starts)
                 return work
-
-    def _agen_ended(self, st, seq, item, spent, exc, starts):
-        if exc is not None and st.kind != ASYNC_SOURCE:
-            self._log_failure(st, item, exc)
-        with self._lock:
-            st.executing -= 1
-            if st.kind == ASYNC_SOURCE:
-                if exc is not None:
-                    self._causes.append((st.name, exc))
-                    self._fail(f"The source raised {type(exc).__name__}: {exc}")
-            else:
-                st.hist.add(spent)
-                st.busy += spent
-                if exc is not None:
-                    self._task_failed(st, exc)
-            self._finish_task(st, seq, True, starts)
-            work = self._pick(st, starts)
-            if work is None:
-                self._exit_runner(st, starts)
-            return work
 
     # ----------------------------------------------------------------------------------------
     # Statistics
