@@ -530,7 +530,8 @@ cdef DecodeCore new_core(Packets packets, object filter_desc, object decode_conf
     return core
 
 
-cdef Frames _run_all(DecodeCore core, Packets packets, bint raise_if_empty):
+cdef Frames _run_whole(DecodeCore core, Packets packets):
+    """Decode every packet in one nogil loop (flushing at the end); raise on failure."""
     cdef Frames out = new_frames(packets.kind, core.out_tb, packets.src)
     cdef int ret
     enter_exclusive(&core.busy)
@@ -543,9 +544,18 @@ cdef Frames _run_all(DecodeCore core, Packets packets, bint raise_if_empty):
     if ret < 0:
         raise core.error(ret)
     core.note_issues(out, packets)
+    return out
+
+
+cdef _raise_no_frame(Packets packets):
+    where = "" if packets.timestamp is None else f" in the window {packets.timestamp}"
+    raise make_media_error(0, "decode", packets.src, f"No frame could be decoded{where}")
+
+
+cdef Frames _run_all(DecodeCore core, Packets packets, bint raise_if_empty):
+    cdef Frames out = _run_whole(core, packets)
     if raise_if_empty and out.n == 0:
-        where = "" if packets.timestamp is None else f" in the window {packets.timestamp}"
-        raise make_media_error(0, "decode", packets.src, f"No frame could be decoded{where}")
+        _raise_no_frame(packets)
     return out
 
 
@@ -587,28 +597,15 @@ def decode_to_buffer(Packets packets, filter_desc=_DEFAULT, decode_config=None, 
         CPUBuffer: (N, ...) in the layout of :func:`convert_frames`.
     """
     cdef DecodeCore core
-    cdef Frames out
-    cdef int ret
     if packets.kind != KIND_VIDEO:
         return _convert_py(decode_packets(packets, filter_desc, decode_config, timeout=timeout,
                                           allow_partial=allow_partial))
     core = new_core(packets, filter_desc, decode_config, timeout, allow_partial)
     core.direct = True
     core.expected_frames = packets.num_frames
-    out = new_frames(packets.kind, core.out_tb, packets.src)
-    enter_exclusive(&core.busy)
-    try:
-        with nogil(SPDL_RELEASE_GIL):
-            clear_ffmpeg_log()
-            ret = core.run(packets, 0, packets.n, True, out)
-    finally:
-        leave_exclusive(&core.busy)
-    if ret < 0:
-        raise core.error(ret)
-    core.note_issues(out, packets)
+    _run_whole(core, packets)
     if core.dst_frames == 0:
-        where = "" if packets.timestamp is None else f" in the window {packets.timestamp}"
-        raise make_media_error(0, "decode", packets.src, f"No frame could be decoded{where}")
+        _raise_no_frame(packets)
     shape, dtype = video_layout(core.first)
     return adopt_cpu_buffer(<void **>&core.dst, core.dst_cap, (core.dst_frames, *shape), dtype)
 
