@@ -12,7 +12,7 @@ BUILD_DEPS := meson-python>=0.15 meson>=1.1 ninja Cython>=3.0.8 numpy>=1.24
 TORCH ?= torch==2.13.0
 MESON_FILES := meson.build meson.options $(wildcard spdl/meson.build spdl/*/meson.build)
 
-.PHONY: run test lint docs setup system clean fuzz soak test-live
+.PHONY: run test lint docs plots setup system clean fuzz soak test-live
 
 # The main job: what this build supports, then images and videos of the sample set (made once
 # with ffmpeg and cached) loaded on threads, with each run's throughput and per-stage report.
@@ -32,6 +32,11 @@ lint: setup
 docs: setup
 	$(PIP) install 'sphinx>=7' 'myst-parser>=2'
 	$(VENV)/bin/sphinx-build -W --keep-going -b html docs docs/_build/html
+
+# The charts and tables of docs/performance.md, from the JSON the benchmarks left in bench/results.
+plots: setup
+	$(PIP) install 'matplotlib>=3.7'
+	$(PY) bench/plot.py
 
 # Long reliability runs, not part of `make test` (which runs short fixed-seed versions):
 # `make fuzz SECONDS=900 [SEED=1]` mutates the test media against every byte-parsing entry point;

@@ -8,8 +8,12 @@ Any benchmark that stores ``_harness.measure``/``summarize`` results is understo
       series    chart      bar
 
 A path of three keys or more is (series, chart..., bar): every series becomes a colour, so
-"ours" and "peer" sit side by side per bar. Two keys are (chart, bar), one key is (bar) on a chart
-named after the file. The ``machine`` facts are printed under each table.
+"ours" and "peer" sit side by side per bar. When the top-level keys are metrics instead (each
+holds a single unit and the units differ, as in ``{"frames per second": {"1080p h264":
+{"pyav": M, ...}}, "peak RSS": {...}}``), the path is (chart, bar..., series): one chart per
+metric, one group of bars per configuration, one colour per contender. Two keys are (chart, bar),
+one key is (bar) on a chart named after the file. The ``machine`` facts are printed under each
+table.
 
 For each chart it writes ``OUT/<file>__<chart>.png`` (horizontal bars at the median, whiskers from
 min to max) and ``OUT/<file>__<chart>.md`` (a table with the median, the spread and, with two
@@ -36,6 +40,7 @@ BENCH_DIR = Path(__file__).resolve().parent
 DEFAULT_RESULTS = BENCH_DIR / "results"
 DEFAULT_OUT = BENCH_DIR.parent / "docs" / "_static" / "bench"
 _SKIP_KEYS = {"machine"}
+_MACHINE_FACTS = ("python", "machine", "cpus", "ffmpeg")  # what a reader needs to compare
 
 
 def is_measurement(node: object) -> bool:
@@ -56,18 +61,40 @@ def walk(node: object, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, 
             yield from walk(value, (*path, str(key)))
 
 
+def _metric_first(found: list[tuple[tuple[str, ...], dict]]) -> bool:
+    """Whether the top-level keys are metrics: each holds one unit, and the units differ."""
+    units: dict[str, set[str]] = {}
+    for path, m in found:
+        units.setdefault(path[0], set()).add(str(m.get("unit", "")))
+    return all(len(u) == 1 for u in units.values()) and len(set().union(*units.values())) > 1
+
+
 def charts(data: dict, name: str) -> dict[str, dict[str, dict[str, dict]]]:
     """``{chart: {bar: {series: measurement}}}`` for one result file (see the module doc)."""
     out: dict[str, dict[str, dict[str, dict]]] = {}
-    for path, m in walk(data):
-        if len(path) >= 3:
+    found = list(walk(data))
+    metric_first = _metric_first([(p, m) for p, m in found if len(p) >= 3])
+    for path, m in found:
+        if len(path) >= 3 and metric_first:
+            chart, bar, series = path[0], " / ".join(path[1:-1]), path[-1]
+        elif len(path) >= 3:
             series, chart, bar = path[0], " / ".join(path[1:-1]), path[-1]
         elif len(path) == 2:
             series, chart, bar = "", path[0], path[1]
         else:
             series, chart, bar = "", name, path[0] if path else name
         out.setdefault(chart, {}).setdefault(bar, {})[series] = m
-    return out
+    return {name: bars for chart, bars in out.items() for name, bars in [_one_group(chart, bars)]}
+
+
+def _one_group(chart: str, bars: dict[str, dict[str, dict]]) -> tuple[str, dict]:
+    """A chart of one group of coloured bars reads better as plain bars, the group in the title."""
+    if len(bars) != 1:
+        return chart, bars
+    ((bar, per),) = bars.items()
+    if not any(per):
+        return chart, bars
+    return f"{chart}, {bar}", {series: {"": m} for series, m in per.items()}
 
 
 def _slug(text: str) -> str:
@@ -104,7 +131,7 @@ def table(bars: dict[str, dict[str, dict]], machine: dict | None) -> str:
         "Median of " + "/".join(map(str, runs)) + " runs, [min, max] in brackets." if runs else ""
     )
     if machine:
-        facts = ", ".join(f"{k} {v}" for k, v in machine.items())
+        facts = ", ".join(f"{k} {v}" for k, v in machine.items() if k in _MACHINE_FACTS)
         note = f"{note} Measured on: {facts}.".strip()
     if note:
         lines += ["", note]
@@ -139,7 +166,7 @@ def plot(bars: dict[str, dict[str, dict]], title: str, path: Path) -> None:
     ax.set_xlabel(f"median ({unit}), whiskers: min to max" if unit else "median")
     ax.set_title(title)
     if any(series):
-        ax.legend(loc="best")
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=100)

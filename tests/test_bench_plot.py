@@ -60,3 +60,33 @@ def test_render_writes_a_png_and_a_table_per_chart(tmp_path):
     ]
     assert (out / "decode_bench__decode.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert plot.main(["--results", str(tmp_path / "missing"), "--out", str(out)]) == 1
+
+
+def test_metric_first_results_give_one_chart_per_metric_with_a_colour_per_contender():
+    # The media benchmarks' layout: {metric: {configuration: {contender: measurement}}}.
+    result = {
+        "frames per second": {
+            "1080p, 1 thread": {
+                "cli": _m(90, 88, 92, "frames/s"),
+                "ours": _m(95, 94, 96, "frames/s"),
+            },
+            "720p, 1 thread": {
+                "cli": _m(200, 190, 210, "frames/s"),
+                "ours": _m(210, 200, 220, "frames/s"),
+            },
+        },
+        "peak RSS": {
+            "1080p, 1 thread": {"cli": _m(150, 150, 151, "MiB"), "ours": _m(90, 90, 91, "MiB")}
+        },
+    }
+    charts = plot.charts(result, "video")
+    assert list(charts["frames per second"]) == ["1080p, 1 thread", "720p, 1 thread"]
+    assert charts["frames per second"]["720p, 1 thread"]["ours"]["median"] == 210
+    # A metric with a single configuration becomes plain bars, the configuration in the title.
+    assert charts["peak RSS, 1080p, 1 thread"] == {
+        "cli": {"": _m(150, 150, 151, "MiB")},
+        "ours": {"": _m(90, 90, 91, "MiB")},
+    }
+    # Every chart holds one unit.
+    for bars in charts.values():
+        assert len({m["unit"] for per in bars.values() for m in per.values()}) == 1
