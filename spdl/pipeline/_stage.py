@@ -80,6 +80,7 @@ class Stage:
         "hist",
         "inflight",
         "kind",
+        "launch",
         "max_failures",
         "mode",
         "name",
@@ -131,6 +132,9 @@ class Stage:
             self.mode = RUNNER
         else:
             self.mode = FUTURE
+        # How a runner of a RUNNER stage is started: set by the engine when it starts (the fast,
+        # Future-less path of the pipeline's own pool, or the stage's executor's submit).
+        self.launch: Callable | None = None
         self.remote_op = functools.partial(collect_outputs, op) if kind == SYNC_GEN else op
         self.slots = concurrency + buffer
         # A stage stopped by a full output queue restarts once this many slots are free again,
