@@ -6,6 +6,9 @@ cdef enum:
 cdef class CPUBuffer:
     cdef void *data
     cdef size_t nbytes
+    # Size of the block when it came from (and goes back to) the pool of large blocks; 0 for a
+    # block freed with free() (small ones, and adopted ones).
+    cdef size_t capacity
     cdef int ndim
     cdef Py_ssize_t shape_[MAX_NDIM]
     cdef Py_ssize_t strides_[MAX_NDIM]

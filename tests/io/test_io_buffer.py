@@ -97,3 +97,85 @@ def test_bad_arguments():
 def test_empty_buffer():
     a = spdl.io.to_numpy(_buffer._empty((0, 3), "uint8"))
     assert a.shape == (0, 3)
+
+
+# --- the pool of large blocks (see _buffer.pyx) -------------------------------------------------
+
+_BIG = (4, 1080, 1920, 3)  # 24.9 MB: pooled
+
+
+def _address(buf):
+    return buf.__array_interface__["data"][0]
+
+
+def test_a_freed_large_buffer_is_recycled():
+    _buffer._pool_clear()
+    a = _buffer._empty(_BIG, "uint8")
+    where = _address(a)
+    del a
+    assert _buffer._pool_stats()[0] == 1
+    b = _buffer._empty(_BIG, "uint8")
+    assert _address(b) == where  # the same pages, already mapped
+    assert _buffer._pool_stats() == (0, 0)
+
+
+def test_a_recycled_block_is_never_handed_out_while_an_array_views_it():
+    _buffer._pool_clear()
+    buf = _buffer._empty(_BIG, "uint8")
+    view = spdl.io.to_numpy(buf)
+    view[...] = 7
+    where = _address(buf)
+    del buf  # only the array holds it now
+    gc.collect()
+    others = []
+    for k in range(6):
+        other = _buffer._empty(_BIG, "uint8")
+        assert _address(other) != where
+        spdl.io.to_numpy(other)[...] = k + 100
+        others.append(other)
+        if k % 2:
+            others.pop(0)  # freed buffers go to the pool and come back on the next call
+    assert (view == 7).all()
+    del others
+    _buffer._pool_clear()
+    del view  # now, and only now, the block goes back to the pool
+    gc.collect()
+    assert _buffer._pool_stats()[0] == 1
+    assert _address(_buffer._empty(_BIG, "uint8")) == where
+
+
+def test_small_buffers_are_not_pooled_and_the_pool_stays_bounded():
+    _buffer._pool_clear()
+    del_now = [_buffer._empty((100, 100), "uint8") for _ in range(10)]
+    del del_now
+    assert _buffer._pool_stats() == (0, 0)
+    # Many sizes at once: at most 4 blocks and 256 MiB are kept.
+    held = [_buffer._empty((n, 1 << 20), "uint8") for n in (2, 5, 11, 23, 47, 95, 150)]
+    del held
+    blocks, total = _buffer._pool_stats()
+    assert 0 < blocks <= 4 and total <= 256 << 20
+    # A buffer over the cap is freed, not kept.
+    huge = _buffer._empty((300, 1 << 20), "uint8")
+    del huge
+    assert _buffer._pool_stats()[1] <= 256 << 20
+    _buffer._pool_clear()
+    assert _buffer._pool_stats() == (0, 0)
+
+
+def test_pooled_buffers_across_threads_keep_their_contents():
+    from concurrent.futures import ThreadPoolExecutor
+
+    def work(k):
+        kept = []
+        for i in range(40):
+            buf = _buffer._empty((2 + i % 3, 1 << 20), "uint8")
+            a = spdl.io.to_numpy(buf)
+            a[...] = (k * 40 + i) % 251
+            kept.append((a, (k * 40 + i) % 251))
+            if len(kept) > 2:
+                old, value = kept.pop(0)
+                assert (old == value).all()
+        return all((a == v).all() for a, v in kept)
+
+    with ThreadPoolExecutor(4) as pool:
+        assert all(pool.map(work, range(8)))
