@@ -20,10 +20,12 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import signal
 import threading
 import time
 import weakref
 from collections import deque
+from concurrent.futures import BrokenExecutor
 
 from ._executor import DaemonThreadPoolExecutor
 from ._failure import PipelineFailure, short_repr
@@ -91,12 +93,15 @@ class Engine:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: threading.Thread | None = None
         self._tasks: set[asyncio.Task] = set()
-        self._futures: set = set()
+        # Futures of FUTURE stages not yet accounted for: future -> (stage, seq, item, t0).
+        self._futures: dict = {}
         self._reporter: threading.Thread | None = None
         self._stop_event = threading.Event()
         self._stopped = threading.Event()
         self._t_start = 0.0
         self._t_stop: float | None = None
+        # (produced, delivered, failed, discarded), counted once by stop() (see _count_items).
+        self._tally: tuple[int, int, int, int] | None = None
 
     # ----------------------------------------------------------------------------------------
     # Life cycle
@@ -174,12 +179,15 @@ class Engine:
                 loop.call_soon_threadsafe(self._cancel_tasks)
             except RuntimeError:  # the loop already closed
                 pass
-        for fut in list(self._futures):
+        with self._lock:
+            futures = list(self._futures)
+        for fut in futures:
             fut.cancel()
         with self._lock:
             if not inside and not self._cond.wait_for(lambda: self._active <= 0, timeout):
                 self._warn_abandoned(timeout)
             idle = self._active <= 0
+            self._tally = self._count_items()
             parked = [entry[1] for st in self._stages for entry in st.parked.values()]
             for st in self._stages:
                 st.parked.clear()
@@ -208,6 +216,26 @@ class Engine:
             self._cond.notify_all()
         _LIVE.discard(self)
         self._call_hook(final=True)
+
+    def _count_items(self) -> tuple[int, int, int, int]:
+        """``(produced, delivered, failed, discarded)`` items, now (under the lock).
+
+        Every item the source produced is in exactly one place: delivered to the consumer,
+        failed (its task raised), or still in the pipeline: in a queue, in a task (running,
+        parked, or abandoned by stop), or a finished result waiting for its turn
+        (``output_order="input"``). At stop, those are the discarded ones. With stages that map
+        one item to one output, ``produced == delivered + failed + discarded``.
+        """
+        stages = self._stages
+        src = self._source
+        produced = src.num_got + len(src.out)
+        held = sum(len(st.out) for st in stages)
+        for st in stages[1:]:
+            held += st.inflight
+            for values, done in st.pending.values():
+                if done:  # a running generator's outputs: its item is counted in inflight
+                    held += len(values)
+        return produced, self._last.num_got, self._num_failures, held
 
     def _warn_abandoned(self, timeout: float) -> None:
         """Log which stages still have tasks running after stop's wait (under the lock)."""
@@ -273,7 +301,13 @@ class Engine:
                         starts = []
         if self._failure is not None:
             self.stop()
-            raise PipelineFailure(self._failure, list(self._causes), self._num_failures)
+            tally = self._tally
+            raise PipelineFailure(
+                self._failure,
+                list(self._causes),
+                self._num_failures if tally is None else tally[2],
+                num_discarded=0 if tally is None else tally[3],
+            )
         if starts:
             self._launch(starts)
         return value
@@ -492,6 +526,10 @@ class Engine:
 
     def _task_failed(self, st: Stage, exc: BaseException) -> None:
         """Count a failure of ``st`` (already logged); fail the pipeline past the budgets."""
+        if self._tally is not None:
+            # A task abandoned by stop() ended after the items were counted: its item is
+            # already among the discarded ones.
+            return
         st.failures += 1
         self._num_failures += 1
         self._causes.append((st.name, exc))
@@ -688,30 +726,41 @@ class Engine:
                 fut = st.executor.submit(st.remote_op, item)
             except Exception as e:
                 with self._lock:
-                    st.executing -= 1
-                    self._causes.append((st.name, e))
-                    self._fail(f"Could not submit a task of stage {st.name!r}: {e!r}")
-                    self._exit_runner(st, starts)
+                    if isinstance(e, BrokenExecutor):
+                        # Broken by an earlier task: this item fails with the ones in flight.
+                        self._futures[object()] = (st, seq, item, t0)
+                        self._executor_broken(st, e)
+                    else:
+                        st.executing -= 1
+                        self._causes.append((st.name, e))
+                        self._fail(f"Could not submit a task of stage {st.name!r}: {e!r}")
+                        self._exit_runner(st, starts)
             else:
-                self._futures.add(fut)
-                fut.add_done_callback(
-                    lambda f, st=st, seq=seq, item=item, t0=t0: self._future_done(
-                        st, seq, item, t0, f
-                    )
-                )
+                with self._lock:
+                    self._futures[fut] = (st, seq, item, t0)
+                # Runs at once if the future is already done.
+                fut.add_done_callback(self._future_done)
         if starts:
             self._launch(starts)
 
-    def _future_done(self, st: Stage, seq: int, item: object, t0: float, fut) -> None:
-        self._futures.discard(fut)
-        dt = _perf() - t0
+    def _future_done(self, fut) -> None:
         starts: list = []
-        if fut.cancelled():
-            with self._lock:
+        with self._lock:
+            record = self._futures.pop(fut, None)
+            if record is None:  # already counted, as one of a broken pool's tasks
+                return
+            st, seq, item, t0 = record
+            if fut.cancelled():
                 st.executing -= 1
                 self._exit_runner(st, starts)
-            return
+                return
         exc = fut.exception()
+        if isinstance(exc, BrokenExecutor):
+            with self._lock:
+                self._futures[fut] = record
+                self._executor_broken(st, exc)
+            return
+        dt = _perf() - t0
         if exc is not None:
             self._log_failure(st, item, exc)
         with self._lock:
@@ -736,6 +785,40 @@ class Engine:
             self._kick(st, starts)
         if starts:
             self._launch(starts)
+
+    def _executor_broken(self, st: Stage, exc: BaseException) -> None:
+        """The executor of ``st`` can run no more tasks (a process-pool worker died): count
+        every item in flight in the stage as failed and fail the pipeline at once, whatever
+        ``max_failures`` says. Under the lock.
+        """
+        mine = [f for f, record in self._futures.items() if record[0] is st]
+        now = _perf()
+        frozen = self._tally is not None  # stop() already counted these items as discarded
+        for f in mine:
+            _, seq, item, t0 = self._futures.pop(f)
+            if not frozen:
+                _LG.warning(
+                    "Stage %r failed on item %s: its worker process pool broke",
+                    st.name,
+                    short_repr(item),
+                )
+                st.failures += 1
+                self._num_failures += 1
+                self._causes.append((st.name, exc))
+            st.executing -= 1
+            st.hist.add(now - t0)
+            st.busy += now - t0
+            self._finish_task(st, seq, True, [])
+            self._exit_runner(st, [])
+        # Imported here: only a process pool's failure gets here, so the module is loaded.
+        from concurrent.futures.process import BrokenProcessPool
+
+        what = _dead_worker(st.executor) if isinstance(exc, BrokenProcessPool) else None
+        self._fail(
+            f"Stage {st.name!r}: {what or 'its executor broke'} ({type(exc).__name__}: {exc}); "
+            f"it can run no more tasks, so the pipeline stops. The {len(mine)} item(s) in flight "
+            "in the stage are counted as failed."
+        )
 
     # ----------------------------------------------------------------------------------------
     # Coroutines on the event-loop thread
@@ -919,7 +1002,20 @@ class Engine:
                         capacity=st.slots,
                     )
                 )
-        return PipelineStats(elapsed=elapsed, tasks=tasks, queues=queues)
+            if self._tally is not None:
+                produced, delivered, failed, discarded = self._tally
+            else:
+                produced, delivered, failed, _ = self._count_items()
+                discarded = 0
+        return PipelineStats(
+            elapsed=elapsed,
+            tasks=tasks,
+            queues=queues,
+            num_produced=produced,
+            num_delivered=delivered,
+            num_failures=failed,
+            num_discarded=discarded,
+        )
 
     def _call_hook(self, *, final: bool) -> None:
         try:
@@ -931,6 +1027,47 @@ class Engine:
         _tls.engine = self
         while not self._stop_event.wait(self._interval):
             self._call_hook(final=False)
+
+
+def _dead_worker(executor: object) -> str | None:
+    """Which worker of a broken ``ProcessPoolExecutor`` died, and how, if it can be told.
+
+    Called from the pool's done callbacks, which run before the pool terminates its surviving
+    workers, so the dead one is the one with an exit code. ``_processes`` is private to
+    ``ProcessPoolExecutor`` (CPython 3.8 to 3.14): without it, the message just says a worker died.
+    """
+    try:
+        processes = list(getattr(executor, "_processes", None).values())
+    except Exception:
+        return "a worker process died"
+    from multiprocessing.connection import wait
+
+    try:
+        # A worker's sentinel is ready as soon as it dies, a moment before it can be reaped.
+        ended = set(wait([proc.sentinel for proc in processes], timeout=0))
+    except Exception:
+        ended = set()
+    dead = []
+    for proc in processes:
+        try:
+            if proc.sentinel in ended:
+                proc.join(1.0)
+            code = proc.exitcode
+        except Exception:
+            continue
+        if code is None:
+            continue
+        if code < 0:
+            try:
+                how = f"killed by signal {signal.Signals(-code).name}"
+            except ValueError:
+                how = f"killed by signal {-code}"
+        else:
+            how = f"exit code {code}"
+        dead.append(f"{proc.pid} ({how})")
+    if not dead:
+        return "a worker process died"
+    return f"a worker process died: pid {', '.join(dead)}"
 
 
 def _all_busy(st: Stage) -> bool:

@@ -145,11 +145,23 @@ class PipelineStats:
         elapsed: Seconds since the pipeline started (until it stopped, once stopped).
         tasks: One :class:`TaskPerfStats` per stage, source first.
         queues: One :class:`QueuePerfStats` per stage output, the last being the sink.
+        num_produced: Items the source produced.
+        num_delivered: Items the consumer took from the sink.
+        num_failures: Tasks that failed, over all stages (their items were dropped).
+        num_discarded: Items still in the pipeline when it stopped (in a queue, in a task, or
+            waiting for their turn), dropped; 0 while it runs. Once stopped, with stages that
+            map one item to one output, ``num_delivered + num_failures + num_discarded ==
+            num_produced``; ops that drop (return ``None``), aggregate or split items change
+            the count on the way.
     """
 
     elapsed: float
     tasks: list[TaskPerfStats] = field(default_factory=list)
     queues: list[QueuePerfStats] = field(default_factory=list)
+    num_produced: int = 0
+    num_delivered: int = 0
+    num_failures: int = 0
+    num_discarded: int = 0
 
     def stage(self, name: str) -> TaskPerfStats:
         """The stats of the stage called ``name`` (``KeyError`` if none)."""
@@ -173,6 +185,10 @@ class PipelineStats:
                 f"{queue.mean_put_wait * 1e3:>8.3f} {queue.mean_get_wait * 1e3:>8.3f} "
                 f"{queue.occupancy:>6.1%}"
             )
+        lines.append(
+            f"  items: {self.num_produced} produced, {self.num_delivered} delivered, "
+            f"{self.num_failures} failed, {self.num_discarded} discarded at stop"
+        )
         return "\n".join(lines)
 
 
