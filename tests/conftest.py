@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -80,7 +81,64 @@ def pytest_sessionfinish(session, exitstatus):
     if alive:
         if reporter is not None:
             reporter.write_line(f"LEAK: native objects still alive at the end: {alive}", red=True)
+            for line in _holders(set(alive)):
+                reporter.write_line(line, red=True)
         session.exitstatus = 1
     elif reporter is not None:
         counted = sorted(_live.live_objects())
         reporter.write_line(f"live-object counters: all zero ({', '.join(counted)})")
+
+
+def _holders(names: set[str], depth: int = 8) -> list[str]:
+    """Who keeps the live native objects of the classes in ``names``: for each, a chain of
+    holders up to a module, a function or a stack frame. Objects the garbage collector does not
+    track (NumPy arrays, classes without Python fields) are followed one level down from the
+    tracked ones, arrays through ``.base``. An object nothing holds is a reference leaked in C."""
+    import gc
+    import types
+
+    def referents(obj):
+        refs = gc.get_referents(obj)
+        base = getattr(obj, "base", None) if type(obj).__module__ == "numpy" else None
+        return [*refs, base] if base is not None else refs
+
+    parents: dict[int, list] = {}
+    found = {}
+    for obj in gc.get_objects():
+        for child in referents(obj):
+            parents.setdefault(id(child), []).append(obj)
+            if not gc.is_tracked(child):
+                for grandchild in referents(child):
+                    parents.setdefault(id(grandchild), []).append(child)
+                    found[id(grandchild)] = grandchild
+            found[id(child)] = child
+        found[id(obj)] = obj
+    found = [o for o in found.values() if any(c.__name__ in names for c in type(o).__mro__)]
+    modules = {id(m.__dict__): m.__name__ for m in list(sys.modules.values()) if m is not None}
+
+    lines = []
+    for obj in found:
+        chain, held = [type(obj).__qualname__], obj
+        for _ in range(depth):
+            holder = next(iter(parents.get(id(held), ())), None)
+            if holder is None:
+                chain.append("?")
+                break
+            if isinstance(holder, types.FrameType):
+                code = holder.f_code
+                chain.append(f"frame {code.co_name} ({code.co_filename}:{holder.f_lineno})")
+                break
+            if isinstance(holder, dict):
+                keys = ", ".join(repr(k) for k, v in holder.items() if v is held)
+                name = modules.get(id(holder))
+                chain.append(f"{'module ' + name if name else 'dict'}[{keys}]")
+                if name:
+                    break
+            elif isinstance(holder, types.FunctionType):
+                chain.append(f"function {holder.__qualname__}")
+                break
+            else:
+                chain.append(type(holder).__qualname__)
+            held = holder
+        lines.append("  " + " <- ".join(chain))
+    return lines
