@@ -352,3 +352,86 @@ def test_repeated_calls_do_not_grow_memory(images):
     gc.collect()
     grown = psutil.Process().memory_info().rss - before
     assert grown < 8 * 2**20, f"RSS grew by {grown / 2**20:.1f} MiB over 150 batches"
+
+
+# --- decode size limits and FFmpeg's global state --------------------------------------------
+
+
+@pytest.fixture
+def decode_limits():
+    """Restores the process-wide decode limits after a test changes them."""
+    saved = spdl.io.get_decode_limits()
+    yield
+    spdl.io.set_decode_limits(**saved)
+
+
+def _jpeg_claiming(data: bytes, width: int, height: int) -> bytes:
+    """``data`` with its frame header (SOF0) patched to state ``width`` x ``height``."""
+    pos = data.index(b"\xff\xc0")
+    return data[: pos + 5] + height.to_bytes(2, "big") + width.to_bytes(2, "big") + data[pos + 9 :]
+
+
+def _png_claiming(data: bytes, width: int, height: int) -> bytes:
+    """``data`` with its IHDR chunk patched to state ``width`` x ``height`` (CRC left stale)."""
+    return data[:16] + width.to_bytes(4, "big") + height.to_bytes(4, "big") + data[24:]
+
+
+def test_a_bomb_is_refused_before_decoding(images, decode_limits):
+    # 65000 x 65000 is over the default max_pixels (8192 x 8192): a 4 GiB picture per plane
+    # from a file of a few KB. It must be refused from its header, without decoding.
+    jpeg_bomb = _jpeg_claiming(images["jpeg420"].read_bytes(), 65000, 65000)
+    png_bomb = _png_claiming(images["png_rgb"].read_bytes(), 60000, 60000)
+    for bomb in (jpeg_bomb, png_bomb):
+        t0 = time.perf_counter()
+        with pytest.raises(spdl.io.MediaTooLargeError, match="max_pixels=67108864") as info:
+            spdl.io.load_image_batch([images["jpeg420"], bomb], width=32, height=32)
+        assert time.perf_counter() - t0 < 1.0
+        assert "Image 1 of 2" in str(info.value) and info.value.step == "decode"
+    buffer, failures = spdl.io.load_image_batch(
+        [jpeg_bomb, images["jpeg420"], png_bomb], width=32, height=32, strict=False
+    )
+    assert [i for i, _ in failures] == [0, 2]
+    assert all(isinstance(e, spdl.io.MediaTooLargeError) for _, e in failures)
+    np.testing.assert_array_equal(
+        spdl.io.to_numpy(buffer)[0], _reference(images["jpeg420"], 32, 32)
+    )
+
+
+@pytest.mark.parametrize("kind", ["jpeg420", "png_rgb", "bmp"])
+def test_set_decode_limits_max_pixels_applies_to_every_path(images, decode_limits, kind):
+    path = images[kind]
+    spdl.io.set_decode_limits(max_pixels=50 * 50)
+    with pytest.raises(spdl.io.MediaTooLargeError, match="max_pixels=2500"):
+        spdl.io.load_image_batch([path], width=16, height=16)
+    spdl.io.set_decode_limits(max_pixels=0)  # no limit
+    np.testing.assert_array_equal(_load([path], 16, 16)[0], _reference(path, 16, 16))
+
+
+def test_set_decode_limits_max_bytes(images, decode_limits):
+    # 321x239 yuvj420p is counted as 3 bytes a pixel (230,157 bytes).
+    spdl.io.set_decode_limits(max_bytes=200_000)
+    with pytest.raises(spdl.io.MediaTooLargeError, match="max_bytes=200000"):
+        spdl.io.load_image_batch([images["jpeg420"]], width=16, height=16)
+    spdl.io.set_decode_limits(max_bytes=300_000)
+    _load([images["jpeg420"]], 16, 16)
+    # The batch buffer itself counts too: 8 x 224 x 224 x 3 = 1,204,224 bytes.
+    spdl.io.set_decode_limits(max_bytes=1_000_000)
+    with pytest.raises(spdl.io.MediaTooLargeError, match="A batch of 8 images"):
+        spdl.io.load_image_batch([images["jpeg420"]] * 8, width=224, height=224)
+
+
+def test_ffmpeg_cpu_flags_are_left_as_they_were(images):
+    # The swscale gather policy may set AV_CPU_FLAG_SLOW_GATHER while our own contexts are made,
+    # never for the rest of the process.
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("avutil")
+    if name is None:
+        pytest.skip("libavutil not found by ctypes")
+    avutil = ctypes.CDLL(name)
+    before = avutil.av_get_cpu_flags()
+    # A size not used elsewhere makes a new swscale context.
+    _load([images["jpeg_large"], images["jpeg420"]], 224, 208)
+    assert _image_batch.swscale_gathers_avoided() is not None
+    assert avutil.av_get_cpu_flags() == before

@@ -21,7 +21,13 @@ The per-thread state lives in a ``_Worker`` found through ``threading.local``: n
 shared between threads.
 """
 
-from libc.errno cimport EINVAL, EISDIR, ENOENT, ENOMEM, errno
+from cpython.pythread cimport (
+    PyThread_acquire_lock,
+    PyThread_allocate_lock,
+    PyThread_release_lock,
+    PyThread_type_lock,
+)
+from libc.errno cimport EINVAL, EISDIR, ENOENT, ENOMEM, ERANGE, errno
 from libc.stdint cimport int64_t, uint8_t, uintptr_t
 from libc.string cimport memcpy, memset
 from posix.fcntl cimport O_RDONLY
@@ -42,7 +48,8 @@ from spdl._ext._source cimport Input, describe_source, open_input
 import os
 import threading
 
-from spdl._ext._error import MediaError, TruncatedMediaError
+from spdl._ext._decode import get_decode_limits
+from spdl._ext._error import MediaError, MediaTooLargeError, TruncatedMediaError
 
 # Where an image failed: the step name used by the error table (_error.pyx), and our own words.
 cdef enum:
@@ -60,11 +67,24 @@ cdef enum:
     KIND_PNG = 1
     NUM_KINDS = 2
 
+# Which decode size limit (spdl.io.set_decode_limits) an image broke.
+cdef enum:
+    LIMIT_NONE = 0
+    LIMIT_PIXELS = 1
+    LIMIT_BYTES = 2
+
 cdef enum:
     MAX_LOWRES = 3        # the mjpeg decoder's max_lowres
     NUM_SCALERS = 16      # swscale contexts kept per thread (distinct input/output sizes)
     SCRATCH_ALIGN = 64
     AV_EAGAIN = -11
+
+# The swscale gather policy (see "swscale's AVX2 gather kernels" below): 0 not decided yet,
+# 1 keep FFmpeg's choice, 2 create our contexts with AV_CPU_FLAG_SLOW_GATHER set.
+cdef int _gather_policy = 0
+cdef int _base_cpu_flags = 0       # FFmpeg's CPU flags as found, restored after each use
+cdef PyThread_type_lock _cpu_flags_lock = PyThread_allocate_lock()
+_gather_lock = threading.Lock()
 
 # Interleaved 8-bit output formats: name -> (AVPixelFormat, channels).
 cdef dict _PIX_FMTS = {
@@ -102,6 +122,9 @@ cdef struct _Image:
     int step                  # STEP_* where it stopped
     int lowres                # the DCT-domain downscale used (0: full size)
     bint truncated            # a JPEG cut off before its end-of-image marker
+    int too_large             # LIMIT_* the image's header broke (checked before decoding)
+    int width, height         # the size its header states (for the error message)
+    int64_t picture_bytes     # the decoded picture's size estimated from the header
 
 
 cdef struct _Scaler:
@@ -115,7 +138,7 @@ cdef inline int _read_be16(const uint8_t *p) noexcept nogil:
     return (p[0] << 8) | p[1]
 
 
-cdef int _jpeg_header(const uint8_t *p, size_t n, int *width, int *height,
+cdef int _jpeg_header(const uint8_t *p, size_t n, int *width, int *height, int *sample_bytes,
                       bint *self_contained, bint *complete) noexcept nogil:
     """Walk the JPEG marker segments up to the first scan.
 
@@ -126,7 +149,8 @@ cdef int _jpeg_header(const uint8_t *p, size_t n, int *width, int *height,
     the decoder fills a cut-off picture with grey and reports success, and a data loader must
     not hand that on as an image. (Inside entropy-coded data 0xFF is always followed by 0x00 or
     a restart marker, so 0xFF 0xD9 after the scan is the real end.) Returns 0, or
-    AVERROR_INVALIDDATA if no frame header is found.
+    AVERROR_INVALIDDATA if no frame header is found. ``sample_bytes`` is the decoded picture's
+    bytes per pixel at most (components times bytes per sample), for the size limits.
     """
     cdef size_t pos = 2
     cdef int marker, length
@@ -134,6 +158,7 @@ cdef int _jpeg_header(const uint8_t *p, size_t n, int *width, int *height,
     cdef size_t end
     width[0] = 0
     height[0] = 0
+    sample_bytes[0] = 3
     complete[0] = False
     while pos + 4 <= n:
         if p[pos] != 0xFF:
@@ -156,6 +181,8 @@ cdef int _jpeg_header(const uint8_t *p, size_t n, int *width, int *height,
               and width[0] == 0 and pos + 9 <= n):
             height[0] = _read_be16(p + pos + 5)
             width[0] = _read_be16(p + pos + 7)
+            if pos + 10 <= n:
+                sample_bytes[0] = max(1, <int>p[pos + 9]) * (2 if p[pos + 4] > 8 else 1)
         pos += 2 + <size_t>length
     self_contained[0] = has_dht and has_dqt
     if width[0] <= 0 or height[0] <= 0:
@@ -167,6 +194,30 @@ cdef int _jpeg_header(const uint8_t *p, size_t n, int *width, int *height,
             complete[0] = True
             break
         end -= 1
+    return 0
+
+
+cdef int _png_header(const uint8_t *p, size_t n, int *width, int *height,
+                     int *sample_bytes) noexcept nogil:
+    """The size and bytes per pixel a PNG's IHDR chunk states (it must come first)."""
+    cdef int depth, channels
+    if n < 26 or p[12] != 0x49 or p[13] != 0x48 or p[14] != 0x44 or p[15] != 0x52:
+        return avu.AVERROR_INVALIDDATA
+    if p[16] & 0x80 or p[20] & 0x80:
+        return avu.AVERROR_INVALIDDATA
+    width[0] = (p[16] << 24) | (p[17] << 16) | (p[18] << 8) | p[19]
+    height[0] = (p[20] << 24) | (p[21] << 16) | (p[22] << 8) | p[23]
+    depth = p[24]
+    # Colour types: 0 grey, 2 RGB, 3 palette, 4 grey + alpha, 6 RGBA.
+    if p[25] == 0:
+        channels = 1
+    elif p[25] == 2:
+        channels = 3
+    elif p[25] == 4:
+        channels = 2
+    else:
+        channels = 4  # RGBA, and a palette picture counted as the RGBA it stands for
+    sample_bytes[0] = channels * (2 if depth > 8 else 1)
     return 0
 
 
@@ -204,6 +255,8 @@ cdef class _Worker:
     cdef size_t capacity
     cdef uint8_t *scratch           # aligned landing area for slots that are not aligned
     cdef size_t scratch_capacity
+    cdef int64_t max_pixels         # the decode size limits of the current call (0: none)
+    cdef int64_t max_bytes
 
     def __cinit__(self):
         self.packet = avc.av_packet_alloc()
@@ -326,13 +379,37 @@ cdef class _Worker:
             ret = avu.AVERROR_INVALIDDATA  # the data held no picture
         return ret
 
+    cdef int _check_limits(self, _Image *im, int w, int h, int sample_bytes) noexcept nogil:
+        """Refuse, before decoding, a picture whose header states more than the decode size
+        limits allow: a small file can claim a huge picture (a decompression bomb)."""
+        im.width, im.height = w, h
+        im.picture_bytes = <int64_t>w * h * sample_bytes
+        if self.max_pixels and <int64_t>w * h > self.max_pixels:
+            im.too_large = LIMIT_PIXELS
+        elif self.max_bytes and im.picture_bytes > self.max_bytes:
+            im.too_large = LIMIT_BYTES
+        else:
+            return 0
+        return avu.AVERROR(ERANGE)
+
     cdef int _decode_whole(self, _Image *im, int kind, size_t size,
                            int dst_w, int dst_h, bint allow_lowres) noexcept nogil:
-        cdef int ret = 0, w, h, lowres = 0
+        cdef int ret = 0, w, h, sample_bytes, lowres = 0
         cdef bint self_contained = True, complete = True
         cdef avc.AVCodecContext *ctx
+        if kind == KIND_PNG:
+            ret = _png_header(self.data, size, &w, &h, &sample_bytes)
+            if ret < 0:
+                return ret
+            ret = self._check_limits(im, w, h, sample_bytes)
+            if ret < 0:
+                return ret
         if kind == KIND_JPEG:
-            ret = _jpeg_header(self.data, size, &w, &h, &self_contained, &complete)
+            ret = _jpeg_header(self.data, size, &w, &h, &sample_bytes, &self_contained,
+                               &complete)
+            if ret < 0:
+                return ret
+            ret = self._check_limits(im, w, h, sample_bytes)
             if ret < 0:
                 return ret
             if not complete:
@@ -397,8 +474,15 @@ cdef class _Worker:
         s = &self.scalers[victim]
         sws.sws_freeContext(s.ctx)
         memset(s, 0, sizeof(_Scaler))
+        if _gather_policy == 2:
+            # Only while this context picks its kernels (see _new_scaler_without_gathers).
+            PyThread_acquire_lock(_cpu_flags_lock, 1)
+            avu.av_force_cpu_flags(_base_cpu_flags | avu.AV_CPU_FLAG_SLOW_GATHER)
         s.ctx = sws.sws_getContext(w, h, fmt, dst_w, dst_h, dst_fmt, flags, NULL, NULL, NULL)
         if s.ctx == NULL:
+            if _gather_policy == 2:
+                avu.av_force_cpu_flags(_base_cpu_flags)
+                PyThread_release_lock(_cpu_flags_lock)
             status[0] = avu.AVERROR(EINVAL)
             return NULL
         # Coefficients from the frame's colour space, the input range from the frame when it
@@ -411,6 +495,9 @@ cdef class _Worker:
             src_range = f.color_range == avu.AVCOL_RANGE_JPEG
         sws.sws_setColorspaceDetails(s.ctx, inv_table, src_range, table, dst_range,
                                      brightness, contrast, saturation)
+        if _gather_policy == 2:
+            avu.av_force_cpu_flags(_base_cpu_flags)
+            PyThread_release_lock(_cpu_flags_lock)
         s.src_width, s.src_height, s.src_format = w, h, fmt
         s.src_colorspace, s.src_range = colorspace, f.color_range
         s.dst_width, s.dst_height, s.dst_format, s.flags = dst_w, dst_h, dst_fmt, flags
@@ -519,6 +606,7 @@ cdef class _Worker:
         """Decode the first picture of an opened container and resize it into ``slot``."""
         cdef const void *codec = NULL
         cdef avc.AVCodecContext *ctx = NULL
+        cdef avc.AVCodecParameters *par
         cdef int index, ret
         clear_ffmpeg_log()
         im.step = STEP_READ
@@ -527,6 +615,15 @@ cdef class _Worker:
             im.status = index
             return index
         im.step = STEP_DECODE
+        par = inp.fmt_ctx.streams[index].codecpar
+        if par.width > 0 and par.height > 0:
+            ret = avu.av_image_get_buffer_size(<avu.AVPixelFormat>par.format, par.width,
+                                               par.height, 1) if par.format >= 0 else -1
+            ret = self._check_limits(im, par.width, par.height,
+                                     4 if ret < 0 else max(1, ret // par.width // par.height))
+            if ret < 0:
+                im.status = ret
+                return ret
         ctx = avc.avcodec_alloc_context3(<const avc.AVCodec *>codec)
         if ctx == NULL:
             im.status = avu.AVERROR(ENOMEM)
@@ -566,34 +663,39 @@ cdef class _Worker:
 
 # --- swscale's AVX2 gather kernels ---------------------------------------------------------
 #
-# On x86 with AVX2, swscale's horizontal scaler uses vpgatherdd (libswscale/x86/scale_avx2.asm)
-# unless the CPU is flagged AV_CPU_FLAG_SLOW_GATHER. On CPUs whose gathers are slow (Intel parts
-# with the Gather Data Sampling microcode mitigation; FFmpeg only knows about older ones) that
-# kernel is several times slower than the SSSE3 one, and it was 12% of the whole per-image cost
-# measured here (docs/performance.md). Both kernels compute the same integer sums, so the
-# output is identical. The first call times one typical conversion both ways and, if the SSSE3
-# kernel wins by a clear margin, adds AV_CPU_FLAG_SLOW_GATHER to FFmpeg's CPU flags for the
-# process (it is the only thing that flag steers in swscale).
+# On x86 with AVX2, swscale's horizontal scaler uses vpgatherdd (libswscale/x86/scale_avx2.asm,
+# chosen when the output width is a multiple of 16, as 224 is) unless the CPU is flagged
+# AV_CPU_FLAG_SLOW_GATHER. On CPUs whose gathers are slow (Intel parts with the Gather Data
+# Sampling microcode mitigation; FFmpeg only knows about older ones) that kernel is several
+# times slower than the SSSE3 one: on the benchmark machine the whole per-image cost is 12%
+# lower without it (docs/performance.md). Both kernels compute the same integer sums, so the
+# output is identical.
+#
+# swscale reads the CPU flags only while a context picks its kernels (sws_getContext and
+# sws_setColorspaceDetails), and has no per-context way to pass them. So the flag is set only
+# around the creation of our own contexts, under one lock, and the flags are put back before
+# the lock is released: FFmpeg's flags are left as they were for every other user. The one
+# side effect: another thread creating a swscale context in that same microsecond window also
+# gets the SSSE3 kernel, which gives the same bytes. The first call times one typical
+# conversion both ways and uses the flag only if the SSSE3 kernel wins by a clear margin.
 
-cdef int _gather_policy = 0        # 0: not decided, 1: AVX2 gathers kept, 2: flagged slow
-_gather_lock = threading.Lock()
-
-
-cdef double _time_scale(int extra_cpu_flags, avu.AVFrame *src, uint8_t *dst) noexcept nogil:
-    """Seconds for a few 500x375 yuv420p -> 224x224 rgb24 bilinear scales (the best of 3)."""
-    cdef int base = avu.av_get_cpu_flags()
+cdef int _time_scale(int extra_cpu_flags, avu.AVFrame *src, uint8_t *dst,
+                     double *best) noexcept nogil:
+    """Best of 3 times (seconds, into ``best``) of a few 500x375 yuv420p -> 224x224 rgb24
+    bilinear scales, with a context made under ``extra_cpu_flags``."""
     cdef sws.SwsContext *ctx
     cdef uint8_t *planes[4]
     cdef int strides[4]
     cdef int64_t t0
-    cdef double best = 1e9
     cdef int rep, k
-    avu.av_force_cpu_flags(base | extra_cpu_flags)
+    PyThread_acquire_lock(_cpu_flags_lock, 1)
+    avu.av_force_cpu_flags(_base_cpu_flags | extra_cpu_flags)
     ctx = sws.sws_getContext(src.width, src.height, src.format, 224, 224,
                              avu.AV_PIX_FMT_RGB24, sws.SWS_BILINEAR, NULL, NULL, NULL)
-    avu.av_force_cpu_flags(base)
+    avu.av_force_cpu_flags(_base_cpu_flags)
+    PyThread_release_lock(_cpu_flags_lock)
     if ctx == NULL:
-        return best
+        return -1
     planes[0] = dst
     planes[1] = planes[2] = planes[3] = NULL
     strides[0] = 224 * 3
@@ -603,23 +705,24 @@ cdef double _time_scale(int extra_cpu_flags, avu.AVFrame *src, uint8_t *dst) noe
         for k in range(4):
             sws.sws_scale(ctx, <const uint8_t *const *>src.data, src.linesize, 0, src.height,
                           planes, strides)
-        best = min(best, (avu.av_gettime_relative() - t0) * 1e-6)
+        best[0] = min(best[0], (avu.av_gettime_relative() - t0) * 1e-6)
     sws.sws_freeContext(ctx)
-    return best
+    return 0
 
 
 cdef void _decide_gather_policy():
-    global _gather_policy
+    global _gather_policy, _base_cpu_flags
     cdef avu.AVFrame *src
     cdef uint8_t *dst
-    cdef double with_gather, without_gather
-    cdef int i
+    cdef double with_gather = 1e9, without_gather = 1e9
+    cdef int i, policy = 1
     with _gather_lock:
         if _gather_policy:
             return
-        _gather_policy = 1
-        if not (avu.av_get_cpu_flags() & avu.AV_CPU_FLAG_AVX2) or (
-                avu.av_get_cpu_flags() & avu.AV_CPU_FLAG_SLOW_GATHER):
+        _base_cpu_flags = avu.av_get_cpu_flags()
+        if not (_base_cpu_flags & avu.AV_CPU_FLAG_AVX2) or (
+                _base_cpu_flags & avu.AV_CPU_FLAG_SLOW_GATHER):
+            _gather_policy = 1
             return
         src = avu.av_frame_alloc()
         dst = <uint8_t *>avu.av_malloc(224 * 224 * 3)
@@ -629,20 +732,22 @@ cdef void _decide_gather_policy():
                 for i in range(3):
                     memset(src.data[i], 128, src.linesize[i] * (375 if i == 0 else 188))
                 with nogil:
-                    with_gather = min(_time_scale(0, src, dst), _time_scale(0, src, dst))
-                    without_gather = min(
-                        _time_scale(avu.AV_CPU_FLAG_SLOW_GATHER, src, dst),
-                        _time_scale(avu.AV_CPU_FLAG_SLOW_GATHER, src, dst))
+                    for i in range(2):
+                        _time_scale(0, src, dst, &with_gather)
+                        _time_scale(avu.AV_CPU_FLAG_SLOW_GATHER, src, dst, &without_gather)
                 if without_gather < 0.85 * with_gather:
-                    avu.av_force_cpu_flags(
-                        avu.av_get_cpu_flags() | avu.AV_CPU_FLAG_SLOW_GATHER)
-                    _gather_policy = 2
+                    policy = 2
         avu.av_frame_free(&src)
         avu.av_free(dst)
+        _gather_policy = policy
 
 
-def swscale_gathers_flagged_slow():
-    """Whether spdl told FFmpeg that this CPU's AVX2 gathers are slow (None: not decided yet)."""
+def swscale_gathers_avoided():
+    """Whether spdl's swscale contexts avoid the AVX2 gather kernels (None: not decided yet).
+
+    Decided on the first ``load_image_batch`` call by timing both kernels on this CPU. FFmpeg's
+    process-wide CPU flags are never left changed (see the comment above this function).
+    """
     return None if _gather_policy == 0 else _gather_policy == 2
 
 
@@ -657,7 +762,7 @@ cdef _Worker _worker():
 
 
 cdef object _image_error(_Image *im, Py_ssize_t index, Py_ssize_t count, object src,
-                         Budget *budget):
+                         Budget *budget, int64_t max_pixels, int64_t max_bytes):
     """The exception for a failed image, built right after the failure (FFmpeg's last log line
     on this thread is still the one about it)."""
     cdef str name = describe_source(src)
@@ -671,6 +776,18 @@ cdef object _image_error(_Image *im, Py_ssize_t index, Py_ssize_t count, object 
         return FileNotFoundError(ENOENT, f"No such file ({where})", os.fsdecode(src))
     if im.step == STEP_READ and im.status == avu.AVERROR_INVALIDDATA:
         return make_media_error(0, "open", name, f"Failed to read {where}: it is empty (0 bytes)")
+    if im.too_large == LIMIT_PIXELS:
+        return MediaTooLargeError(
+            f"Image {index} of {count} states {im.width}x{im.height} pixels, more than "
+            f"max_pixels={max_pixels}: {name} [step: decode]; it was not decoded. Raise the "
+            "limit with spdl.io.set_decode_limits(max_pixels=...)",
+            source=name, step="decode", ffmpeg_message=None, code=im.status)
+    if im.too_large == LIMIT_BYTES:
+        return MediaTooLargeError(
+            f"Image {index} of {count} ({im.width}x{im.height}) decodes to about "
+            f"{im.picture_bytes} bytes, more than max_bytes={max_bytes}: {name} [step: decode]; "
+            "it was not decoded. Raise the limit with spdl.io.set_decode_limits(max_bytes=...)",
+            source=name, step="decode", ffmpeg_message=None, code=im.status)
     if im.truncated:
         return TruncatedMediaError(
             f"Failed to decode {where}: {name} [step: decode]: the JPEG data ends before its "
@@ -763,9 +880,19 @@ def decode_batch(srcs, int width, int height, str pix_fmt, str scale_algo, bint 
                     f"memoryview or a 1-D uint8 NumPy array, not {type(src).__name__}"
                 )
 
+        slot_bytes = <size_t>width * height * channels
+        limits = get_decode_limits()
+        worker.max_pixels = limits["max_pixels"]
+        worker.max_bytes = limits["max_bytes"]
+        if worker.max_bytes and <int64_t>(slot_bytes * count) > worker.max_bytes:
+            raise MediaTooLargeError(
+                f"A batch of {count} images of {width}x{height}x{channels} bytes "
+                f"({slot_bytes * count} bytes) is more than max_bytes={worker.max_bytes}; "
+                "load smaller batches, or raise the limit with "
+                "spdl.io.set_decode_limits(max_bytes=...)",
+                source=describe_source(srcs[0]), step="decode", ffmpeg_message=None, code=0)
         buf = new_cpu_buffer((count, height, width, channels), "uint8")
         out = <uint8_t *>buf.data
-        slot_bytes = <size_t>width * height * channels
         i = 0
         while i < count:
             with nogil(SPDL_RELEASE_GIL):
@@ -793,7 +920,8 @@ def decode_batch(srcs, int width, int height, str pix_fmt, str scale_algo, bint 
                                         height, fmt, channels, flags)
                 inp = None
             if images[i].status < 0:
-                error = _image_error(&images[i], i, count, srcs[i], &budget)
+                error = _image_error(&images[i], i, count, srcs[i], &budget, worker.max_pixels,
+                                     worker.max_bytes)
                 if strict or images[i].status == avu.AVERROR_EXIT:
                     # A timeout or a cancel ends the call whatever ``strict`` says.
                     raise error
