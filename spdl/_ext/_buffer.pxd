@@ -26,3 +26,10 @@ cdef CPUBuffer new_cpu_buffer(tuple shape, str dtype)
 # with free()) as a buffer of `shape` and `dtype`; `*data` is set to NULL. For producers that grow
 # their output while decoding and learn its final shape at the end.
 cdef CPUBuffer adopt_cpu_buffer(void **data, size_t capacity, tuple shape, str dtype)
+
+# A large block (free() frees it): 64-byte aligned, and from 2 MiB up aligned to a huge page and
+# advised to use transparent huge pages (Linux). NULL when out of memory.
+cdef void *alloc_large(size_t n) noexcept nogil
+
+# The huge page advice for a block that came from elsewhere (e.g. grown with realloc).
+cdef void advise_large(void *data, size_t n) noexcept nogil
