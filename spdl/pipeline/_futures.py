@@ -109,11 +109,13 @@ class FutureTasks:
                 st.failures += 1
                 self._num_failures += 1
                 self._causes.append((st.name, exc))
+                st.hist.add(now - t0)
+                st.busy += now - t0
             st.executing -= 1
-            st.hist.add(now - t0)
-            st.busy += now - t0
             self._finish_task(st, seq, True, [])
             self._exit_runner(st, [])
+        if frozen:  # the pipeline was stopped before the pool broke: not a failure of the run
+            return
         # Imported here: only a process pool's failure gets here, so the module is loaded.
         from concurrent.futures.process import BrokenProcessPool
 

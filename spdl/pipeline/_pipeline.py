@@ -42,7 +42,10 @@ class Pipeline(Generic[T]):
 
         Coroutines in flight are cancelled; sync ops in flight cannot be interrupted, so this
         waits up to ``timeout`` seconds for them to return before shutting the threads down.
-        Idempotent.
+        An op still running then is abandoned, with a warning naming its stage: its thread (a
+        daemon thread) is left behind until the op returns, and never keeps the interpreter
+        from exiting. Items still in the pipeline are counted as discarded
+        (``stats().num_discarded``). Returns within about ``timeout`` seconds. Idempotent.
 
         Args:
             timeout: Longest wait, in seconds, for ops that are running.
