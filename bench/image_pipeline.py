@@ -29,6 +29,7 @@ Usage::
     python bench/image_pipeline.py                      # 2 threads, all contenders
     python bench/image_pipeline.py --threads 4,8,16     # scaling (benchmark 4, a 16-core box)
     python bench/image_pipeline.py --gil-held           # adds the GIL-held build (benchmark 3)
+    python bench/image_pipeline.py --gil-held --consumer  # ... with a Python thread running too
     python bench/image_pipeline.py --only spdl,spdl-0.8.0 --rounds 5
     python bench/image_pipeline.py --lowres-study       # jpeg_lowres: speed and accuracy
 
@@ -38,6 +39,7 @@ Writes ``bench/results/image_pipeline.json`` (``--out`` to change).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import os
 import statistics
@@ -220,6 +222,62 @@ def _versions(impl: str) -> dict[str, str]:
     return out
 
 
+class Consumer:
+    """A pure-Python thread beside the loaders: what a training loop's Python side gets.
+
+    It counts iterations of a small interpreted loop (dict and list work, no native calls) for
+    as long as it runs. ``rate`` is iterations per second; ``share`` is that rate over the same
+    loop's rate measured alone in this process before the loaders start, so 1.0 means the
+    loaders cost the Python thread nothing and 0 means it was starved (the GIL never free).
+    """
+
+    def __init__(self):
+        self.alone = self._rate(0.3)
+        self.stop = False
+        self.count = 0
+        self.t0 = self.t1 = 0.0
+        import threading
+
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    @staticmethod
+    def _step(d, lst):
+        d[len(lst) % 97] = len(lst)
+        lst.append(d.get(3, 0))
+        if len(lst) > 64:
+            lst.clear()
+
+    def _rate(self, seconds):
+        d, lst, n = {}, [], 0
+        end = time.perf_counter() + seconds
+        while time.perf_counter() < end:
+            for _ in range(100):
+                self._step(d, lst)
+            n += 100
+        return n / seconds
+
+    def _run(self):
+        d, lst = {}, []
+        self.t0 = time.perf_counter()
+        while not self.stop:
+            for _ in range(100):
+                self._step(d, lst)
+            self.count += 100
+        self.t1 = time.perf_counter()
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop = True
+        self.thread.join()
+
+    def result(self):
+        rate = self.count / max(self.t1 - self.t0, 1e-9)
+        return {"alone_per_s": self.alone, "rate_per_s": rate, "share": rate / self.alone}
+
+
 def child(args) -> None:
     """Measure one contender in this process and write its JSON."""
     global _REAL_SPDL, _ALGO
@@ -255,8 +313,9 @@ def child(args) -> None:
 
         one_pass()  # warm-up: page cache, decoders, pools
         rates = []
+        consumer = Consumer() if args.consumer else None
         cpu0 = h.cpu_seconds()
-        with h.PeakRSS() as rss:
+        with h.PeakRSS() as rss, consumer or contextlib.nullcontext():
             for _ in range(args.runs):
                 t0 = time.perf_counter()
                 n = one_pass()
@@ -277,6 +336,8 @@ def child(args) -> None:
         "mean_abs_diff_vs_ffmpeg": diff,
         "versions": _versions(args.impl),
     }
+    if consumer is not None:
+        result["consumer"] = consumer.result()
     if args.impl.startswith("spdl") and not _REAL_SPDL:
         from spdl.io import utils
 
@@ -438,11 +499,13 @@ def parent(args) -> None:
     cost: dict[str, dict] = {}
     ratios: dict[str, dict] = {}
     details: dict[str, dict] = {}
+    consumers: dict[str, dict] = {}
     for threads in [int(t) for t in args.threads.split(",")]:
         label = f"{threads} threads"
         samples: dict[str, list[float]] = {impl: [] for impl in impls}
         rss: dict[str, list[float]] = {impl: [] for impl in impls}
         cpu: dict[str, list[float]] = {impl: [] for impl in impls}
+        share: dict[str, list[float]] = {impl: [] for impl in impls}
         rounds: list[dict[str, float]] = []
         for r in range(args.rounds):
             medians = {}
@@ -452,12 +515,14 @@ def parent(args) -> None:
                     pythons[impl],
                     __file__,
                     ["--impl", impl, "--threads", str(threads), "--runs", str(args.runs),
-                     "--images", str(images[0].parent)],
+                     "--images", str(images[0].parent), *(["--consumer"] if args.consumer else [])],
                 )  # fmt: skip
                 samples[impl] += res["rate"]["samples"]
                 rss[impl].append(res["peak_rss_bytes"] / 2**20)
                 cpu[impl].append(res["cpu_ms_per_image"])
                 medians[impl] = res["rate"]["median"]
+                if "consumer" in res:
+                    share[impl].append(res["consumer"]["share"])
                 details.setdefault(label, {})[impl] = {
                     k: res[k] for k in ("runner", "versions", "mean_abs_diff_vs_ffmpeg")
                 }
@@ -465,7 +530,8 @@ def parent(args) -> None:
                     f"[bench] {label} round {r + 1}: {impl:15s} {res['rate']['median']:7.0f} "
                     f"img/s  {res['cpu_ms_per_image']:5.2f} CPU ms/img  "
                     f"peak RSS {res['peak_rss_bytes'] / 2**20:6.0f} MiB "
-                    f"({time.perf_counter() - t0:.0f} s)",
+                    + (f"consumer {res['consumer']['share']:.2f} " if "consumer" in res else "")
+                    + f"({time.perf_counter() - t0:.0f} s)",
                     file=sys.stderr,
                 )
             rounds.append(medians)
@@ -478,6 +544,10 @@ def parent(args) -> None:
         cost[f"CPU time per image, {label}"] = {
             impl: {**h.summarize(c), "unit": "ms"} for impl, c in cpu.items()
         }
+        if args.consumer:
+            consumers[f"Python consumer thread's share of its solo rate, {label}"] = {
+                impl: {**h.summarize(c), "unit": "x"} for impl, c in share.items() if c
+            }
         if "spdl" in impls:
             ratios[f"spdl over each, {label}"] = _ratio_table(rounds, "spdl")
             # CPU cost per image of each contender over ours, round by round.
@@ -495,10 +565,15 @@ def parent(args) -> None:
             "memory": memory,
             "cpu": cost,
             "ratios": ratios,
+            "consumer": consumers,
             "details": details,
         },
     )
     _print_summary(throughput, memory, cost, ratios)
+    for chart, rows in consumers.items():
+        print(f"\n{chart}")
+        for impl, m in rows.items():
+            print(f"  {impl:15s} {m['median']:.2f}  [{m['min']:.2f}-{m['max']:.2f}]")
     print(f"[bench] wrote {out}", file=sys.stderr)
 
 
@@ -527,6 +602,11 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3, help="timed passes per contender per round")
     parser.add_argument("--only", default=None, help="comma-separated contenders")
     parser.add_argument("--gil-held", action="store_true", help="add the GIL-held build")
+    parser.add_argument(
+        "--consumer",
+        action="store_true",
+        help="run a pure-Python thread beside the loaders and report how far it gets",
+    )
     parser.add_argument(
         "--lowres-study", action="store_true", help="measure jpeg_lowres on large photos instead"
     )

@@ -109,6 +109,11 @@ def load_image_batch(
             :class:`~spdl.io.UnsupportedMediaError` naming the image's index and source,
             the step and FFmpeg's message.
         spdl.io.MediaTimeoutError: the call ran past ``timeout``.
+        spdl.io.MediaTooLargeError: an image whose header states more pixels or bytes than the
+            decode size limits allow (:func:`spdl.io.set_decode_limits`; with ``strict=False``
+            it is skipped and reported like any broken image), or a batch buffer larger than
+            ``max_bytes``. Checked before anything is decoded, so a small file claiming a
+            huge picture (a decompression bomb) costs nothing.
 
     Example:
         >>> batch = spdl.io.load_image_batch(paths, width=224, height=224)
