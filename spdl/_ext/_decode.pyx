@@ -32,7 +32,7 @@ from spdl._ext._packets cimport (
     KIND_AUDIO, KIND_IMAGE, KIND_VIDEO, Packets, Window, in_window,
 )
 
-from spdl._ext._error import MediaTooLargeError, TruncatedMediaError
+from spdl._ext._error import ConvertError, MediaTooLargeError, TruncatedMediaError
 
 # Why a loop stopped, besides an AVERROR (kept in DecodeCore.failure).
 cdef enum Failure:
@@ -402,16 +402,19 @@ cdef class DecodeCore:
                 "spdl.io.decode_config(max_bytes=...) or spdl.io.set_decode_limits()",
                 source=self.src, step="decode")
         if self.failure == FAIL_MISMATCH:
-            return ValueError(
-                f"Frames change size or pixel format mid-stream ({self.src}); add a scale and "
-                "format filter to filter_desc to make them one shape")
+            return ConvertError(
+                f"Frames change size or pixel format mid-stream: {self.src} [step: convert]; add "
+                "a scale and format filter to filter_desc to make them one shape",
+                source=self.src, step="convert")
         if self.failure == FAIL_CORRUPT:
             return TruncatedMediaError(
                 f"A frame was decoded from corrupt or missing data: {self.src} [step: decode]; "
                 "pass allow_partial=True to drop such frames instead", source=self.src,
                 step="decode")
-        return make_media_error(ret, "filter" if self.failure == FAIL_FILTER else "decode",
-                                self.src)
+        if self.failure == FAIL_FILTER:
+            return make_media_error(ret, "filter_desc" if self.graph.desc_invalid else "filter",
+                                    self.src)
+        return make_media_error(ret, "decode", self.src)
 
     cdef int note_issues(self, Frames out, Packets packets=None) except -1:
         if packets is not None:

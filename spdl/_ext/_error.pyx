@@ -12,7 +12,7 @@ for the GIL.
 
 import re
 
-from libc.errno cimport EINVAL, ENOENT, ENOSYS
+from libc.errno cimport ENOENT, ENOMEM, ENOSYS
 
 cimport avutil as avu
 
@@ -110,7 +110,9 @@ class FilterError(MediaError):
 
 
 class InvalidFilterError(FilterError, ValueError):
-    """A filter description FFmpeg cannot parse or configure (a bad argument)."""
+    """A filter description FFmpeg cannot parse, or whose filters reject their options: the
+    description is wrong, whatever the source. A graph that cannot take a source's frames (their
+    format, size or layout, or a change of them mid-stream) raises ``FilterError`` instead."""
 
 
 class ConvertError(MediaError, ValueError):
@@ -157,9 +159,17 @@ _STEP_CLASS = {
 
 
 def error_class(int code, str step):
-    """The exception class for FFmpeg status ``code`` during ``step`` (the error table)."""
+    """The exception class for FFmpeg status ``code`` during ``step`` (the error table).
+
+    ``step`` is one of the steps a ``MediaError`` names, or ``"filter_desc"``: building a filter
+    graph from its description failed before any frame reached it (reported as step "filter").
+    """
     if code == avu.AVERROR_EXIT:
         return MediaTimeoutError
+    if step == "filter_desc":
+        # The description itself failed (parsing it, or a filter's options): the user's input,
+        # not the file's. Failures with frames in the graph are step "filter", FilterError.
+        return FilterError if code == avu.AVERROR(ENOMEM) else InvalidFilterError
     if code == avu.AVERROR(ENOENT) and step == "open":
         return FileNotFoundError
     if code in (
@@ -169,12 +179,6 @@ def error_class(int code, str step):
         avu.AVERROR(ENOSYS),
     ):
         return UnsupportedMediaError
-    if step == "filter" and code in (
-        avu.AVERROR_FILTER_NOT_FOUND,
-        avu.AVERROR(EINVAL),
-        avu.AVERROR(ENOSYS),
-    ):
-        return InvalidFilterError
     return _STEP_CLASS.get(step, MediaError)
 
 
@@ -183,6 +187,7 @@ _STEP_WORDS = {
     "demux": "demux",
     "decode": "decode",
     "filter": "filter",
+    "filter_desc": "parse the filter description of",
     "convert": "convert",
 }
 
@@ -195,6 +200,7 @@ cdef object make_media_error(int code, str step, str source, str detail=None):
     if logged and logged not in ffmsg:
         ffmsg = f"{ffmsg} ({logged})" if ffmsg else logged
     what = detail or f"Failed to {_STEP_WORDS.get(step, step)}"
+    step = "filter" if step == "filter_desc" else step
     message = f"{what}: {source} [step: {step}]"
     if ffmsg:
         message += f": {ffmsg}"

@@ -67,7 +67,7 @@ cdef class FilterGraph:
             avf.avfilter_inout_free(&ins)
             avf.avfilter_inout_free(&outs)
         if ret < 0:
-            raise make_media_error(ret, "filter", repr(filter_desc),
+            raise make_media_error(ret, "filter_desc", repr(filter_desc),
                                    "Invalid filter graph (every pad must be connected)")
         self.inputs = {}
         self.outputs = {}
@@ -227,6 +227,10 @@ cdef int configure_simple(FilterGraph g, const char *desc, const avu.AVFrame *fr
         inputs.pad_idx = 0
         inputs.next = NULL
         ret = avf.avfilter_graph_parse_ptr(g.graph, desc, &inputs, &outputs, NULL)
+        # Parsing also creates each filter with its options: a failure here is the description's
+        # fault. Past it the graph is valid; configuring it can fail only on what the frame
+        # brings (a pixel format, size or layout the chain cannot take), which is the source's.
+        g.desc_invalid = ret < 0 and ret != avu.AVERROR(ENOMEM)
         if ret >= 0:
             ret = avf.avfilter_graph_config(g.graph, NULL)
     avf.avfilter_inout_free(&inputs)

@@ -8,6 +8,14 @@
   ``ValueError`` meant for out-of-range arguments. Replayed from the campaign input that found it
   (seed 2, input 54933); another ffmpeg build makes other seed bytes, so there the replay only
   checks the general rule: a result or a MediaError.
+- ``load_video(..., filter_desc=None)`` of the same resolution change (frames copied straight
+  into one buffer as they come) raised a bare ``ValueError``; it now raises ``ConvertError`` as
+  ``convert_frames`` does.
+- Audio whose sample rate and channel count change mid-stream (two MP3 or ADTS AAC streams
+  joined: legal, and what a mutated file can look like) made the default filter graph fail, which
+  was reported as ``InvalidFilterError``: a ``ValueError`` telling the user that their filter
+  string is wrong. File-caused filter failures are now ``FilterError``; ``InvalidFilterError`` is
+  kept for descriptions that fail to parse or whose filters reject their options.
 """
 
 from __future__ import annotations
@@ -66,3 +74,52 @@ def test_sample_decode_of_a_short_untimed_stream_is_a_media_error(fuzz_corpus):
             assert "could not be decoded" in str(e)
         return
     assert frames.num_frames == 4
+
+
+def test_size_change_loaded_natively_is_a_convert_error(resolution_change):
+    with pytest.raises(io.ConvertError) as info:
+        io.load_video(str(resolution_change), filter_desc=None)
+    assert isinstance(info.value, io.MediaError) and isinstance(info.value, ValueError)
+    assert info.value.step == "convert" and info.value.source
+    assert "change size or pixel format" in str(info.value)
+
+
+@pytest.fixture(scope="module", params=["mp3", "aac"])
+def audio_format_change(request, tmp_path_factory):
+    """0.5 s of 44.1 kHz stereo followed by 0.5 s of 22.05 kHz mono, two encodes joined."""
+    d = tmp_path_factory.mktemp("finding-audio")
+    ext = request.param
+    parts = [
+        media.make_audio(d / f"a.{ext}", sample_rate=44100, num_channels=2, duration=0.5),
+        media.make_audio(d / f"b.{ext}", sample_rate=22050, num_channels=1, duration=0.5),
+    ]
+    out = d / f"change.{ext}"
+    out.write_bytes(b"".join(p.read_bytes() for p in parts))
+    return out
+
+
+def test_audio_format_change_is_a_filter_error_not_an_invalid_filter(audio_format_change):
+    data = audio_format_change.read_bytes()
+    for call in (
+        lambda: io.load_audio(data),
+        lambda: io.decode_packets(io.demux_audio(str(audio_format_change))),
+    ):
+        with pytest.raises(io.FilterError) as info:
+            call()
+        assert not isinstance(info.value, io.InvalidFilterError), info.value
+        assert not isinstance(info.value, ValueError)
+        assert info.value.step == "filter"
+        assert "Changing audio frame properties" in info.value.ffmpeg_message
+
+
+def test_filter_errors_blame_the_description_only_when_it_is_wrong(resolution_change):
+    path = str(resolution_change)
+    # A valid chain that cannot take this source's frames (64x48 cannot be cropped to 640x480).
+    with pytest.raises(io.FilterError) as info:
+        io.load_video(path, filter_desc="crop=640:480")
+    assert not isinstance(info.value, io.InvalidFilterError), info.value
+    # Descriptions that are wrong whatever the source stay InvalidFilterError (a ValueError).
+    for desc in ("nosuchfilter", "scale=w=abc", "format=nosuchformat", "crop=w=1:bogus=2"):
+        with pytest.raises(io.InvalidFilterError) as info:
+            io.load_video(path, filter_desc=desc)
+        assert isinstance(info.value, ValueError) and info.value.step == "filter"
