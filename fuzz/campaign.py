@@ -5,7 +5,8 @@ verdicts are:
 
 - ``ok``: the target returned a result;
 - ``media_error``: it raised ``spdl.io.MediaError`` (the only acceptable failure);
-- ``exception``: any other exception type (a finding);
+- ``exception``: any other exception type (a finding), and ``InvalidFilterError``: every target
+  passes a valid filter description or none, so that error would blame file data on the user;
 - ``crash``: the worker died (a signal or an exit: a finding; the worker is restarted);
 - ``hang``: no answer within the per-input time limit (a finding; the worker is killed);
 - ``blowup``: a result larger than ``blowup_bytes`` (a finding: a few KB of broken input must not

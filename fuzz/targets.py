@@ -63,11 +63,11 @@ def _demux_decode(kind: str, filter_desc="default") -> Callable[[object], int]:
     return run
 
 
-def _load(kind: str) -> Callable[[object], int]:
+def _load(kind: str, **kwargs) -> Callable[[object], int]:
     def run(src) -> int:
         import spdl.io as io
 
-        return _touch(io.to_numpy(getattr(io, f"load_{kind}")(src)))
+        return _touch(io.to_numpy(getattr(io, f"load_{kind}")(src, **kwargs)))
 
     return run
 
@@ -102,12 +102,21 @@ def _sample_decode(src) -> int:
     return _touch(io.to_numpy(io.convert_frames(frames)))
 
 
-def _image_batch(src) -> int:
-    """Two copies of the input in one batch (``load_image_batch`` takes paths or bytes)."""
-    import spdl.io as io
+def _image_batch(jpeg_lowres: bool) -> Callable[[object], int]:
+    """Two copies of the input in one batch (``load_image_batch`` takes paths or bytes); with
+    ``jpeg_lowres`` the target is small enough (8x6) for a JPEG seed to be shrunk by 4 in the
+    DCT, and a mutated header claiming a large picture by 8."""
 
-    buf = io.load_image_batch([src, src], width=16, height=12, strict=True)
-    return _touch(io.to_numpy(buf))
+    def run(src) -> int:
+        import spdl.io as io
+
+        size = (8, 6) if jpeg_lowres else (16, 12)
+        buf = io.load_image_batch(
+            [src, src], width=size[0], height=size[1], strict=True, jpeg_lowres=jpeg_lowres
+        )
+        return _touch(io.to_numpy(buf))
+
+    return run
 
 
 def _image_batch_lenient(src) -> int:
@@ -162,6 +171,13 @@ TARGETS: tuple[Target, ...] = (
         _demux_decode("image"),
     ),
     Target("load_video", ("video",), ("load_video", "to_numpy"), _load("video")),
+    # Native frames copied straight into one buffer as they are decoded (no filter graph).
+    Target(
+        "load_video_native",
+        ("video",),
+        ("load_video", "to_numpy"),
+        _load("video", filter_desc=None),
+    ),
     Target("load_audio", ("audio",), ("load_audio", "to_numpy"), _load("audio")),
     Target("load_image", ("image",), ("load_image", "to_numpy"), _load("image")),
     Target(
@@ -170,7 +186,13 @@ TARGETS: tuple[Target, ...] = (
     Target(
         "sample_decode_video", ("video",), ("demux_video", "sample_decode_video"), _sample_decode
     ),
-    Target("load_image_batch", ("image",), ("load_image_batch", "to_numpy"), _image_batch),
+    Target("load_image_batch", ("image",), ("load_image_batch", "to_numpy"), _image_batch(False)),
+    Target(
+        "load_image_batch_lowres",
+        ("image",),
+        ("load_image_batch", "to_numpy"),
+        _image_batch(True),
+    ),
     Target(
         "load_image_batch_lenient",
         ("image",),

@@ -49,6 +49,9 @@ def serve(conn, options: dict) -> None:
     from fuzz import targets
 
     media_error = getattr(spdl.io, "MediaError", None)
+    # Every target passes a valid filter description (or none): an InvalidFilterError, which
+    # tells the user their filter string is wrong, can only be file data blamed on the user.
+    invalid_filter = getattr(spdl.io, "InvalidFilterError", ())
     try:
         spdl.io.utils.set_ffmpeg_log_level("quiet")
     except Exception:  # a build without the utils module still fuzzes
@@ -77,10 +80,14 @@ def serve(conn, options: dict) -> None:
         try:
             result["output_bytes"] = int(target.fn(src))
             result["outcome"] = "ok"
-        except BaseException as e:  # everything is a finding except MediaError
+        except BaseException as e:  # everything is a finding except MediaError (see above)
             result["error_type"] = f"{type(e).__module__}.{type(e).__qualname__}"
             result["error"] = str(e)[:2000]
-            if media_error is not None and isinstance(e, media_error):
+            if (
+                media_error is not None
+                and isinstance(e, media_error)
+                and not isinstance(e, invalid_filter)
+            ):
                 result["outcome"] = "media_error"
             else:
                 result["outcome"] = "exception"
