@@ -31,7 +31,12 @@ def _reference(path, width, height, *, algo="bilinear", pix_fmt="rgb24", lowres=
 
 @pytest.fixture(scope="module")
 def images(media_dir) -> dict[str, Path]:
-    """Images of several formats and layouts, and sizes that are odd on purpose."""
+    """Images of several formats and layouts.
+
+    testsrc2 rounds its size down to even numbers (321x239 becomes 320x238), and FFmpeg 5.1's
+    mjpeg encoder writes a gray request as 4:4:4, so odd sizes are covered by
+    test_jpeg_of_odd_size_equals_ffmpeg and "jpeg_gray" is a colour JPEG of gray content.
+    """
     d = media_dir / "image_batch"
     d.mkdir(exist_ok=True)
     return {
@@ -435,3 +440,23 @@ def test_ffmpeg_cpu_flags_are_left_as_they_were(images):
     _load([images["jpeg_large"], images["jpeg420"]], 224, 208)
     assert _image_batch.swscale_gathers_avoided() is not None
     assert avutil.av_get_cpu_flags() == before
+
+
+@pytest.mark.parametrize("pix_fmt", ["yuvj420p", "yuvj422p", "yuvj444p"])
+@pytest.mark.parametrize("size", [(321, 239), (97, 61), (17, 9)])
+def test_jpeg_of_odd_size_equals_ffmpeg(media_dir, pix_fmt, size):
+    # testsrc2 rounds its size to even numbers, so the odd size comes from a scale filter; the
+    # chroma planes of these files are ceil(size / 2) wide or high, and their last MCU is partial.
+    width, height = size
+    d = media_dir / "image_batch_odd"
+    d.mkdir(exist_ok=True)
+    path = media.make_image(
+        d / f"{pix_fmt}_{width}x{height}.jpg",
+        pix_fmt=pix_fmt,
+        extra=["-vf", f"scale={width}:{height}"],
+    )
+    assert media.probe_size(path) == (width, height)
+    for out in [(224, 224), (width, height), (33, 7)]:
+        np.testing.assert_array_equal(
+            _load([path], *out)[0], _reference(path, *out), err_msg=str(out)
+        )
