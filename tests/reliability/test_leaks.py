@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ctypes
 import gc
+import logging
 import os
 import threading
 import time
@@ -107,7 +108,17 @@ def _check(fn, what: str) -> None:
     assert grew["rss"] < RSS_BOUND, f"{what}: RSS grew {grew['rss']} bytes over {CALLS} calls"
 
 
-KINDS = ["image_bytes", "image_path", "video_bytes", "audio_bytes", "broken_bytes", "array"]
+KINDS = [
+    "image_bytes",
+    "image_path",
+    "video_bytes",
+    "video_load",
+    "audio_bytes",
+    "broken_bytes",
+    "array",
+    "image_batch",
+    "image_batch_lenient",
+]
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -127,6 +138,10 @@ def test_decode_calls_do_not_leak(small_media, kind):
             lambda: io.to_numpy(io.convert_frames(io.decode_packets(io.demux_video(data)))),
             "demux_video(bytes) + decode_packets + convert_frames",
         )
+    elif kind == "video_load":
+        _need("load_video", "to_numpy")
+        data = small_media["video"].read_bytes()
+        _check(lambda: io.to_numpy(io.load_video(data)), "load_video(bytes)")
     elif kind == "audio_bytes":
         _need("load_audio", "to_numpy")
         data = small_media["audio"].read_bytes()
@@ -151,6 +166,33 @@ def test_decode_calls_do_not_leak(small_media, kind):
 
         arr = np.frombuffer(small_media["jpeg"].read_bytes(), dtype=np.uint8)
         _check(lambda: io.to_numpy(io.load_image(arr)).sum(), "load_image(numpy array)")
+    elif kind == "image_batch":
+        _need("load_image_batch", "to_numpy")
+        jpeg, png = small_media["jpeg"].read_bytes(), str(small_media["png"])
+        _check(
+            lambda: io.to_numpy(io.load_image_batch([jpeg, png, jpeg], width=16, height=12)),
+            "load_image_batch(bytes and paths)",
+        )
+    elif kind == "image_batch_lenient":
+        # Skipped images: the per-image error objects and the half-filled batch must all go.
+        _need("load_image_batch", "to_numpy")
+        jpeg = small_media["jpeg"].read_bytes()
+        broken = jpeg[: len(jpeg) // 3]
+
+        def lenient():
+            buf, failures = io.load_image_batch(
+                [broken, jpeg, b"not an image"], width=16, height=12, strict=False
+            )
+            assert io.to_numpy(buf).shape[0] == 1 and len(failures) == 2
+
+        # Each skipped image is also logged; pytest would keep every record for its report.
+        logger = logging.getLogger("spdl.io")
+        level = logger.level
+        logger.setLevel(logging.ERROR)
+        try:
+            _check(lenient, "load_image_batch(strict=False, 2 of 3 broken)")
+        finally:
+            logger.setLevel(level)
 
 
 def test_pipeline_start_stop_cycles_do_not_leak():
