@@ -166,8 +166,25 @@ def machine() -> dict[str, object]:
         "python": platform.python_version(),
         "machine": platform.machine(),
         "cpus": os.cpu_count(),
+        "cpu": cpu_model(),
         "platform": platform.platform(),
     }
+
+
+def cpu_model() -> str:
+    """The CPU's model name (Linux), or the platform's processor string elsewhere.
+
+    Results from different hosts are not comparable, and a shared machine may move between
+    hosts from one day to the next; the model name says when that happened.
+    """
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
 
 
 def write_json(path: str | Path, data: dict) -> Path:

@@ -31,7 +31,8 @@ import _harness
 
 CONFIGS = [(1, 1), (1, 8), (3, 1), (3, 8)]  # (stages, concurrency)
 NUM_THREADS = 8
-HASH_ITEMS = 48
+HASH_BUFFERS = 32  # distinct 1 MB buffers, hashed round-robin
+HASH_ITEMS = 384  # items per run: long enough that pipeline start and stop do not count
 HASH_SIZE = 1 << 20
 
 
@@ -73,7 +74,7 @@ _BUFFERS: list[bytes] = []
 
 
 def _sha(i: int) -> bytes:
-    return hashlib.sha256(_BUFFERS[i]).digest()
+    return hashlib.sha256(_BUFFERS[i % len(_BUFFERS)]).digest()
 
 
 def _hash_run(concurrency: int, expected: list[bytes]) -> int:
@@ -81,7 +82,7 @@ def _hash_run(concurrency: int, expected: list[bytes]) -> int:
 
     pipeline = (
         PipelineBuilder()
-        .add_source(range(len(_BUFFERS)))
+        .add_source(range(HASH_ITEMS))
         .pipe(_sha, concurrency=concurrency, output_order="input")
         .add_sink(3)
         .build(num_threads=2)
@@ -95,7 +96,7 @@ def _hash_run(concurrency: int, expected: list[bytes]) -> int:
 
 def _tpe_hash_run(workers: int, expected: list[bytes]) -> int:
     with ThreadPoolExecutor(workers) as executor:
-        out = list(executor.map(_sha, range(len(_BUFFERS))))
+        out = list(executor.map(_sha, range(HASH_ITEMS)))
     if out != expected:
         raise AssertionError("wrong digests")
     return len(out)
@@ -125,8 +126,8 @@ def _scaling(run, reference, runs: int) -> dict:
             if round_:
                 rates[key].append(rate)
     out = {
-        "concurrency 1": _harness.summarize(rates[1]),
-        "concurrency 2": _harness.summarize(rates[2]),
+        "concurrency 1": {**_harness.summarize(rates[1]), "unit": "items/s"},
+        "concurrency 2": {**_harness.summarize(rates[2]), "unit": "items/s"},
         "scaling": _harness.summarize([b / a for a, b in zip(rates[1], rates[2], strict=True)])[
             "median"
         ],
@@ -158,8 +159,8 @@ def measure_side(num_items: int, runs: int, with_tpe: bool) -> dict:
                 lambda w=workers: _tpe_run(num_items, w), runs=runs
             )
             print(f"[tpe] {key}: {results['noop'][key]['median']:.0f} items/s", flush=True)
-    _BUFFERS[:] = [bytes([i]) * HASH_SIZE for i in range(HASH_ITEMS)]
-    expected = [hashlib.sha256(b).digest() for b in _BUFFERS]
+    _BUFFERS[:] = [bytes([i]) * HASH_SIZE for i in range(HASH_BUFFERS)]
+    expected = [_sha(i) for i in range(HASH_ITEMS)]
     results["sha256"] = _scaling(
         lambda c: _hash_run(c, expected),
         (lambda w: _tpe_hash_run(w, expected)) if with_tpe else None,

@@ -40,7 +40,7 @@ BENCH_DIR = Path(__file__).resolve().parent
 DEFAULT_RESULTS = BENCH_DIR / "results"
 DEFAULT_OUT = BENCH_DIR.parent / "docs" / "_static" / "bench"
 _SKIP_KEYS = {"machine"}
-_MACHINE_FACTS = ("python", "machine", "cpus", "ffmpeg")  # what a reader needs to compare
+_MACHINE_FACTS = ("python", "machine", "cpu", "cpus", "ffmpeg")  # what a reader needs to compare
 
 
 def is_measurement(node: object) -> bool:
@@ -83,8 +83,18 @@ def charts(data: dict, name: str) -> dict[str, dict[str, dict[str, dict]]]:
             series, chart, bar = "", path[0], path[1]
         else:
             series, chart, bar = "", name, path[0] if path else name
+        series = _series_label(data, series)
         out.setdefault(chart, {}).setdefault(bar, {})[series] = m
     return {name: bars for chart, bars in out.items() for name, bars in [_one_group(chart, bars)]}
+
+
+def _series_label(data: dict, series: str) -> str:
+    """``"ours"``/``"peer"`` say little in a legend: name them by the ``spdl`` version they ran
+    (``{"ours": {"spdl": "0.1.0", ...}}`` gives ``"spdl 0.1.0 (ours)"``)."""
+    node = data.get(series)
+    if isinstance(node, dict) and isinstance(node.get("spdl"), str):
+        return f"spdl {node['spdl']} ({series})"
+    return series
 
 
 def _one_group(chart: str, bars: dict[str, dict[str, dict]]) -> tuple[str, dict]:

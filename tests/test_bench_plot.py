@@ -37,6 +37,15 @@ def test_measurements_are_grouped_by_chart_bar_and_series():
     assert two == {"latency": {"p50": {"": _m(1, 1, 1)}}}
 
 
+def test_series_are_named_by_the_spdl_version_they_ran():
+    versioned = {
+        "ours": {"spdl": "0.1.0", **RESULT["ours"]},
+        "peer": {"spdl": "0.8.0", **RESULT["peer"]},
+    }
+    bars = plot.charts(versioned, "x")["decode"]["1 thread"]
+    assert list(bars) == ["spdl 0.1.0 (ours)", "spdl 0.8.0 (peer)"]
+
+
 def test_table_has_medians_spread_and_the_ratio_of_two_series():
     text = plot.table(plot.charts(RESULT, "x")["decode"], RESULT["machine"])
     rows = text.splitlines()
