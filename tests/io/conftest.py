@@ -46,6 +46,7 @@ def io_media(media_dir):
         "jpeg_yuvj422p": lambda: media.make_image(d / "422.jpg", pix_fmt="yuvj422p", extra=odd),
         "jpeg_yuvj444p": lambda: media.make_image(d / "444.jpg", pix_fmt="yuvj444p", extra=odd),
         "jpeg_gray": lambda: _gray_jpeg(d / "gray.jpg"),
+        "jpeg_gray_baseline": lambda: _gray_baseline_jpeg(d / "gray_baseline.jpg"),
         "png_rgb24": lambda: media.make_image(d / "rgb24.png", pix_fmt="rgb24", extra=odd),
         "png_rgba": lambda: media.make_image(
             d / "rgba.png", pix_fmt="rgba", source="testsrc2", extra=odd
@@ -77,3 +78,16 @@ def _gray_jpeg(path):
     ).stdout
     codec = "mjpeg" if " gray" in help_text else "jpegls"
     return media.make_image(path, pix_fmt="gray", extra=("-c:v", codec, "-vf", "scale=321:239"))
+
+
+def _gray_baseline_jpeg(path):
+    """A baseline (DCT, Huffman) grayscale JPEG with one component, the kind cameras and
+    scanners write, made with Pillow's libjpeg since FFmpeg 5.1 cannot write one."""
+    Image = pytest.importorskip("PIL.Image")
+    import numpy as np
+
+    y, x = np.mgrid[0:239, 0:321]
+    noise = np.random.default_rng(7).integers(0, 40, size=(239, 321))
+    pixels = ((x * 255 // 320 + y // 3 + noise) % 256).astype(np.uint8)
+    Image.fromarray(pixels).save(path, quality=90)  # uint8 2-D: mode "L"
+    return path

@@ -43,6 +43,8 @@ def test_h264_with_b_frames_has_b_frames(io_media):
         ("jpeg_yuvj422p", "rgb24", 3),
         ("jpeg_yuvj444p", "rgb24", 3),
         ("jpeg_gray", "gray", 1),
+        ("jpeg_gray_baseline", "gray", 1),
+        ("jpeg_gray_baseline", "rgb24", 3),
         ("png_rgb24", "rgb24", 3),
         ("png_rgba", "rgba", 4),
         ("png_gray16", "gray16le", 1),
