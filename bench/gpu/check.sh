@@ -6,7 +6,7 @@
 #   3. builds and installs this checkout for the machine's Python;
 #   4. runs the GPU tests with SPDL_REQUIRE_CUDA=1 (a missing GPU fails instead of skipping);
 #   5. runs the GPU benchmarks (nvJPEG vs torchvision, NVDEC vs the real spdl 0.8.0, CPU decode +
-#      transfer), writing JSON;
+#      transfer) and `spdl bench images|videos --device cuda`, writing JSON;
 #   6. writes $OUT/summary.json: each step's status and time, and the headline ratios.
 #
 #   usage: OUT=DIR bench/gpu/check.sh          (OUT defaults to ./gpu-check)
@@ -146,6 +146,13 @@ run bench-nvjpeg 60 "$PY" "$root/bench/gpu/bench_nvjpeg.py" --data "$root/.gpu/b
   --json-out "$OUT/nvjpeg.json" --runs "${SPDL_CHECK_RUNS:-3}"
 run bench-nvdec 90 "$PY" "$root/bench/gpu/bench_nvdec.py" --data "$root/.gpu/bench" \
   --json-out "$OUT/nvdec.json" --runs "${SPDL_CHECK_RUNS:-3}" --peer-path /tmp/spdl-peer
+
+# The command line's GPU path (`spdl bench --device cuda`: nvJPEG for images, NVDEC for videos)
+# on the benchmark data, its JSON report kept.
+run cli-cuda-images 20 bash -c "cd /tmp && '$PY' -P -m spdl bench images '$root/.gpu/bench/jpeg' \
+  --device cuda --threads 4 --json > '$OUT/cli_cuda_images.json'"
+run cli-cuda-videos 20 bash -c "cd /tmp && '$PY' -P -m spdl bench videos '$root/.gpu/bench' \
+  --device cuda --threads 2 --json > '$OUT/cli_cuda_videos.json'"
 
 # -- 6. summary -----------------------------------------------------------------------------
 summary
