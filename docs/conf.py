@@ -11,7 +11,8 @@ extensions = [
     "sphinx.ext.viewcode",
 ]
 source_suffix = {".md": "markdown", ".rst": "restructuredtext"}
-exclude_patterns = ["_build", "README.md"]
+# _static/bench holds the Markdown tables bench/plot.py writes beside its charts: data, not pages.
+exclude_patterns = ["_build", "README.md", "_static"]
 myst_heading_anchors = 3
 napoleon_google_docstring = True
 autodoc_typehints = "description"
