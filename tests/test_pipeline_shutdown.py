@@ -6,6 +6,7 @@ import _thread
 import asyncio
 import gc
 import itertools
+import signal
 import subprocess
 import sys
 import textwrap
@@ -105,7 +106,16 @@ def test_garbage_collection_of_a_running_pipeline(no_thread_left):
     assert _our_threads() == []
 
 
-def test_keyboard_interrupt_in_the_consumer(no_thread_left):
+@pytest.fixture
+def sigint_handled():
+    """``_thread.interrupt_main`` does nothing while SIGINT is ignored, as it is under a runner
+    started in the background without job control: handle it as an interactive run does."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+def test_keyboard_interrupt_in_the_consumer(no_thread_left, sigint_handled):
     def slow(x):
         time.sleep(0.05)
         return x

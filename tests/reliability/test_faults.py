@@ -239,6 +239,10 @@ _SIGINT_SCRIPT = textwrap.dedent(
     import itertools, json, os, signal, sys, threading, time
     from spdl.pipeline import PipelineBuilder
 
+    # A runner started in the background without job control passes SIGINT down as ignored,
+    # and Python then never raises KeyboardInterrupt: handle it as an interactive run does.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
     def slow(x):
         time.sleep(0.05)
         return x
