@@ -9,9 +9,10 @@ decode two files at once, one each. Contenders:
 - ``pyav``        PyAV, ``thread_count = 1``, ``frame.to_ndarray(format="rgb24")`` per frame.
 - ``spdl-0.8.0``  the real spdl from PyPI: ``demux_video`` + ``decode_packets`` (rgb24 filter,
                   ``threads=1``) + ``convert_frames``, the whole clip at once.
-- ``spdl``        ours, streaming: ``Demuxer.streaming_demux`` chunks into one ``Decoder``
-                  (rgb24 filter, one thread), each chunk through ``convert_frames``, so memory
-                  stays bounded whatever the clip's length.
+- ``spdl``        ours, streaming: ``Demuxer.streaming_demux`` chunks of 8 packets into one
+                  ``Decoder`` (rgb24 filter, one thread), each chunk to one array with
+                  ``Decoder.decode_to_buffer``, so memory stays bounded whatever the clip's
+                  length.
 
 Each contender runs in its own process; outputs are checked against the ``ffmpeg`` command
 line's raw frames before timing; rounds alternate the contenders and ratios are taken within a
@@ -137,10 +138,10 @@ def decode_ours(path: str, check: int = 0):
 
     n, first = 0, []
 
-    def take(frames) -> None:
+    def take(buffer) -> None:
         nonlocal n
-        if len(frames):
-            array = spdl.io.to_numpy(spdl.io.convert_frames(frames))
+        if buffer is not None:
+            array = spdl.io.to_numpy(buffer)
             n += array.shape[0]
             if len(first) < check:
                 first.extend(a.tobytes() for a in array[: check - len(first)])
@@ -150,9 +151,9 @@ def decode_ours(path: str, check: int = 0):
         for packets in demuxer.streaming_demux("video", num_packets=8):
             if decoder is None:
                 decoder = spdl.io.Decoder(packets, filter_desc="format=rgb24")
-            take(decoder.decode(packets))
+            take(decoder.decode_to_buffer(packets))
         if decoder is not None:
-            take(decoder.flush())
+            take(decoder.flush_to_buffer())
     return (b"".join(first) if check else None), n
 
 

@@ -24,8 +24,15 @@ cdef CPUBuffer new_cpu_buffer(tuple shape, str dtype)
 
 # Take ownership of `*data` (from malloc/posix_memalign/realloc, at least `capacity` bytes, freed
 # with free()) as a buffer of `shape` and `dtype`; `*data` is set to NULL. For producers that grow
-# their output while decoding and learn its final shape at the end.
-cdef CPUBuffer adopt_cpu_buffer(void **data, size_t capacity, tuple shape, str dtype)
+# their output while decoding and learn its final shape at the end. `pooled`: the block goes back
+# to the pool of large blocks when the buffer goes (a block from take_large, or grown from one).
+cdef CPUBuffer adopt_cpu_buffer(void **data, size_t capacity, tuple shape, str dtype,
+                                bint pooled=*)
+
+# A large block of at least `n` bytes for adopt_cpu_buffer(pooled=True): a pooled one when one
+# fits (its pages already mapped), else a fresh alloc_large block. Its size goes to `capacity`.
+# NULL when out of memory.
+cdef void *take_large(size_t n, size_t *capacity) noexcept nogil
 
 # A large block (free() frees it): 64-byte aligned, and from 2 MiB up aligned to a huge page and
 # advised to use transparent huge pages (Linux). NULL when out of memory.

@@ -409,17 +409,31 @@ cdef void *alloc_large(size_t n) noexcept nogil:
     return data
 
 
+cdef void *take_large(size_t n, size_t *capacity) noexcept nogil:
+    cdef void *data = _pool_take(n, capacity)
+    if data != NULL:
+        return data
+    capacity[0] = _round_capacity(n)
+    data = alloc_large(capacity[0])
+    if data == NULL:
+        capacity[0] = 0
+    return data
+
+
 cdef void advise_large(void *data, size_t n) noexcept nogil:
     if n >= HUGE_PAGE:
         spdl_advise_huge(data, n)
 
 
-cdef CPUBuffer adopt_cpu_buffer(void **data, size_t capacity, tuple shape, str dtype):
+cdef CPUBuffer adopt_cpu_buffer(void **data, size_t capacity, tuple shape, str dtype,
+                                bint pooled=False):
     cdef CPUBuffer buf = _shaped(shape, dtype)
     if buf.nbytes > capacity or data[0] == NULL:
         raise ValueError(f"{capacity} bytes cannot hold a {shape} {dtype} buffer")
     buf.data = data[0]
     data[0] = NULL
+    if pooled:
+        buf.capacity = capacity
     return buf
 
 

@@ -13,17 +13,19 @@ import warnings
 
 from libc.errno cimport EAGAIN, EINVAL, ENOMEM
 from libc.stdint cimport int64_t, uint8_t
-from libc.stdlib cimport free, malloc, realloc
+from libc.stdlib cimport free, malloc
+from libc.string cimport memcpy, strcmp, strncmp
 
 from spdl._ext._live cimport live_add, live_register
 cimport avcodec as avc
 cimport avfilter as avf
 cimport avutil as avu
+cimport swscale as sws
 from spdl._ext._budget cimport (
     BUDGET_OK, Budget, budget_arm, budget_check, budget_reason, enter_exclusive,
     leave_exclusive, spdl_atomic_store,
 )
-from spdl._ext._buffer cimport CPUBuffer, adopt_cpu_buffer, advise_large, alloc_large
+from spdl._ext._buffer cimport CPUBuffer, adopt_cpu_buffer, take_large
 from spdl._ext._convert cimport video_layout
 from spdl._ext._error cimport clear_ffmpeg_log, make_media_error
 from spdl._ext._filter cimport FilterGraph, configure_simple, push_pull
@@ -43,6 +45,17 @@ cdef enum Failure:
     FAIL_TOO_MANY_PIXELS = 4
     FAIL_TOO_MANY_BYTES = 5
     FAIL_MISMATCH = 6
+
+# How direct mode gets a frame into the output buffer (DecodeCore.conv).
+cdef enum Conversion:
+    CONV_UNKNOWN = 0  # the graph is not built yet
+    CONV_GRAPH = 1    # through the filter graph, then a copy
+    CONV_SCALER = 2   # the chain only converts the pixel format: swscale writes the output
+
+# Room past the last frame of a direct-mode buffer: swscale's SIMD row writers may run a few
+# pixels past a row's end, as they do into the padding of FFmpeg's own frames.
+cdef enum:
+    DIRECT_SLACK = 256
 
 # Decode size limits: what one call may produce unless told otherwise (set_decode_limits).
 _LIMITS = {"max_pixels": 8192 * 8192, "max_bytes": 256 * 1024 * 1024}
@@ -130,6 +143,17 @@ cdef class DecodeCore:
     cdef int64_t expected_frames
     cdef size_t frame_size
     cdef avu.AVFrame *first
+    # Direct mode's straight conversion (CONV_SCALER): when the chain is only a pixel format
+    # conversion (a format filter, and the scaler FFmpeg inserts for it), the core runs that
+    # scaler itself with the settings FFmpeg gives it, writing straight into the output buffer:
+    # the same bytes, without the filter graph's frame and the copy out of it.
+    cdef int conv
+    cdef sws.SwsContext *scaler
+    cdef int scaler_range
+    cdef int conv_fmt
+    cdef int src_fmt
+    cdef int src_w
+    cdef int src_h
 
     def __cinit__(self):
         if SPDL_LIVE_COUNTERS:
@@ -144,6 +168,7 @@ cdef class DecodeCore:
         avu.av_frame_free(&self.first)
         free(self.wanted)
         free(self.dst)
+        sws.sws_freeContext(self.scaler)
 
     cdef int _emit(self, avu.AVFrame *f, Frames out) noexcept nogil:
         """Limits, then the filter graph (built on the first frame); `f` is consumed."""
@@ -170,6 +195,18 @@ cdef class DecodeCore:
                     return ret
                 self.out_tb = avf_sink_time_base(self.graph)
                 out.time_base = self.out_tb
+                self.conv = CONV_GRAPH
+                if self.kind != KIND_AUDIO and _plain_conversion(self.graph, f):
+                    self.conv = CONV_SCALER
+                    self.conv_fmt = avf.av_buffersink_get_format(self.graph.sink)
+                    self.src_fmt = f.format
+                    self.src_w = f.width
+                    self.src_h = f.height
+                    self.scaler_range = avu.AVCOL_RANGE_UNSPECIFIED
+            if self.direct and self.conv == CONV_SCALER:
+                ret = self._convert_store(f)
+                avu.av_frame_unref(f)
+                return ret
             if f.pts != avu.AV_NOPTS_VALUE:
                 if self.kind == KIND_AUDIO:
                     self.next_pts = f.pts + f.nb_samples
@@ -212,50 +249,113 @@ cdef class DecodeCore:
             out.n = before
         return 0
 
-    cdef int _store(self, const avu.AVFrame *f) noexcept nogil:
-        """Append one frame's bytes (convert_frames' layout) to the direct-mode buffer."""
+    cdef int _reserve(self, int fmt, int width, int height) noexcept nogil:
+        """Room in the direct-mode buffer for one more frame of this shape (AVERROR or 0)."""
         cdef int size
-        cdef size_t cap
+        cdef size_t cap, need, got = 0
         cdef uint8_t *grown
         if self.first == NULL:
-            size = avu.av_image_get_buffer_size(<avu.AVPixelFormat>f.format, f.width, f.height, 1)
+            size = avu.av_image_get_buffer_size(<avu.AVPixelFormat>fmt, width, height, 1)
             if size < 0:
                 return size
             self.first = avu.av_frame_alloc()
             if self.first == NULL:
                 return avu.AVERROR(ENOMEM)
-            self.first.format = f.format
-            self.first.width = f.width
-            self.first.height = f.height
+            self.first.format = fmt
+            self.first.width = width
+            self.first.height = height
             self.frame_size = size
-        elif (f.format != self.first.format or f.width != self.first.width
-              or f.height != self.first.height):
+        elif fmt != self.first.format or width != self.first.width or height != self.first.height:
             self.failure = FAIL_MISMATCH
             return avu.AVERROR(EINVAL)
-        if self.dst_len + self.frame_size > self.dst_cap:
-            if self.dst_cap == 0:
-                cap = self.frame_size * (self.expected_frames if self.expected_frames > 0 else 1)
-            else:
-                cap = self.dst_cap + self.dst_cap // 2
-            if cap < self.dst_len + self.frame_size:
-                cap = self.dst_len + self.frame_size
-            if self.dst == NULL:
-                # Huge pages: the first touch of a whole clip's output otherwise faults once
-                # per 4 KiB, a third of the CPU time of load_video at 1080p.
-                grown = <uint8_t *>alloc_large(cap)
-            else:
-                grown = <uint8_t *>realloc(self.dst, cap)
-                if grown != NULL:
-                    advise_large(grown, cap)
-            if grown == NULL:
+        need = self.dst_len + self.frame_size + DIRECT_SLACK
+        if need <= self.dst_cap:
+            return 0
+        if self.dst_cap == 0:
+            cap = self.frame_size * (self.expected_frames if self.expected_frames > 0 else 1) \
+                + DIRECT_SLACK
+        else:
+            cap = self.dst_cap + self.dst_cap // 2
+        if cap < need:
+            cap = need
+        # A block from the pool of large blocks (its pages already mapped; huge pages when
+        # fresh: the first touch of a clip's output otherwise faults once per 4 KiB, a third of
+        # the CPU time at 1080p). Growing moves to a new block: always aligned as FFmpeg aligns
+        # its frames, which swscale's writers may rely on.
+        grown = <uint8_t *>take_large(cap, &got)
+        if grown == NULL:
+            return avu.AVERROR(ENOMEM)
+        if self.dst != NULL:
+            memcpy(grown, self.dst, self.dst_len)
+            free(self.dst)
+        self.dst = grown
+        self.dst_cap = got
+        return 0
+
+    cdef int _store(self, const avu.AVFrame *f) noexcept nogil:
+        """Append one frame's bytes (convert_frames' layout) to the direct-mode buffer."""
+        cdef int ret = self._reserve(f.format, f.width, f.height)
+        if ret < 0:
+            return ret
+        ret = avu.av_image_copy_to_buffer(self.dst + self.dst_len, <int>self.frame_size,
+                                          <const uint8_t *const *>f.data, f.linesize,
+                                          <avu.AVPixelFormat>f.format, f.width, f.height, 1)
+        if ret < 0:
+            return ret
+        self.dst_len += self.frame_size
+        self.dst_frames += 1
+        return 0
+
+    cdef int _convert_store(self, avu.AVFrame *f) noexcept nogil:
+        """CONV_SCALER: convert `f` straight into the direct-mode buffer, as the graph's scaler
+        would (libavfilter's vf_scale: its options, its colour handling per frame)."""
+        cdef uint8_t *planes[4]
+        cdef int lines[4]
+        cdef int *inv_table
+        cdef int *table
+        cdef int in_full, out_full, brightness, contrast, saturation, space, ret
+        if f.format != self.src_fmt or f.width != self.src_w or f.height != self.src_h:
+            self.failure = FAIL_MISMATCH  # the graph's output would change shape too
+            return avu.AVERROR(EINVAL)
+        ret = self._reserve(self.conv_fmt, f.width, f.height)
+        if ret < 0:
+            return ret
+        self.bytes_out += <int64_t>self.frame_size
+        if self.max_bytes and self.bytes_out > self.max_bytes:
+            self.failure = FAIL_TOO_MANY_BYTES
+            return avu.AVERROR(ENOMEM)
+        # vf_scale remakes its scaler when a frame brings a colour range it was not made for.
+        if f.color_range != avu.AVCOL_RANGE_UNSPECIFIED and f.color_range != self.scaler_range:
+            self.scaler_range = f.color_range
+            sws.sws_freeContext(self.scaler)
+            self.scaler = NULL
+        if self.scaler == NULL:
+            self.scaler = _make_scaler(f.width, f.height, f.format, self.conv_fmt,
+                                       self.scaler_range)
+            if self.scaler == NULL:
+                self.failure = FAIL_FILTER
                 return avu.AVERROR(ENOMEM)
-            self.dst = grown
-            self.dst_cap = cap
-        size = avu.av_image_copy_to_buffer(self.dst + self.dst_len, <int>self.frame_size,
-                                           <const uint8_t *const *>f.data, f.linesize,
-                                           <avu.AVPixelFormat>f.format, f.width, f.height, 1)
-        if size < 0:
-            return size
+        # Its colour matrix is "auto": the frame's own, BT.601 where unknown or unsupported.
+        sws.sws_getColorspaceDetails(self.scaler, &inv_table, &in_full, &table, &out_full,
+                                     &brightness, &contrast, &saturation)
+        space = f.colorspace
+        if space < 1 or space > 10 or space == 8:
+            space = avu.AVCOL_SPC_BT470BG
+        inv_table = <int *>sws.sws_getCoefficients(space)
+        if f.color_range != avu.AVCOL_RANGE_UNSPECIFIED:
+            in_full = f.color_range == avu.AVCOL_RANGE_JPEG
+        sws.sws_setColorspaceDetails(self.scaler, inv_table, in_full, inv_table, out_full,
+                                     brightness, contrast, saturation)
+        ret = avu.av_image_fill_arrays(planes, lines, self.dst + self.dst_len,
+                                       <avu.AVPixelFormat>self.conv_fmt, f.width, f.height, 1)
+        if ret < 0:
+            self.failure = FAIL_FILTER
+            return ret
+        ret = sws.sws_scale(self.scaler, <const uint8_t *const *>f.data, f.linesize, 0,
+                            f.height, planes, lines)
+        if ret < 0:
+            self.failure = FAIL_FILTER
+            return ret
         self.dst_len += self.frame_size
         self.dst_frames += 1
         return 0
@@ -437,6 +537,78 @@ cdef avu.AVRational avf_sink_time_base(FilterGraph g) noexcept nogil:
     return avf.av_buffersink_get_time_base(g.sink)
 
 
+cdef bint _plain_conversion(FilterGraph g, const avu.AVFrame *f) noexcept nogil:
+    """Whether the configured chain only converts ``f``'s pixel format: buffer, format (or null)
+    filters and one scaler that FFmpeg inserted itself (``auto_scale_N``, made with the graph's
+    ``flags=bicubic``), to an output of the same size whose width and rows (every plane's) are
+    multiples of the alignment of FFmpeg's frame pool (libavfilter/framepool.c): packed rows then
+    sit where the graph's frame has them, so swscale writes the same bytes."""
+    cdef unsigned i
+    cdef int scalers = 0, fmt, p
+    cdef int lines[4]
+    cdef const char *kind
+    cdef avf.AVFilterContext *ctx
+    cdef const avu.AVPixFmtDescriptor *desc
+    cdef size_t align = avu.av_cpu_max_align()
+    for i in range(g.graph.nb_filters):
+        ctx = g.graph.filters[i]
+        kind = ctx.filter.name
+        if strcmp(kind, b"scale") == 0 and strncmp(ctx.name, b"auto_scale_", 11) == 0:
+            scalers += 1
+        elif strcmp(kind, b"buffer") and strcmp(kind, b"buffersink") and \
+                strcmp(kind, b"format") and strcmp(kind, b"null"):
+            return False
+    if scalers != 1:
+        return False
+    if avf.av_buffersink_get_w(g.sink) != f.width or avf.av_buffersink_get_h(g.sink) != f.height:
+        return False
+    fmt = avf.av_buffersink_get_format(g.sink)
+    desc = avu.av_pix_fmt_desc_get(<avu.AVPixelFormat>fmt)
+    if desc == NULL or desc.flags & (avu.AV_PIX_FMT_FLAG_HWACCEL | avu.AV_PIX_FMT_FLAG_PAL |
+                                     avu.AV_PIX_FMT_FLAG_BITSTREAM):
+        return False
+    # The pool makes rows for the width rounded up to its alignment, then rounds each up again.
+    if f.width % <int>align or avu.av_image_fill_linesizes(lines, <avu.AVPixelFormat>fmt,
+                                                           f.width) < 0:
+        return False
+    for p in range(4):
+        if lines[p] % <int>align:
+            return False
+    return True
+
+
+cdef sws.SwsContext *_make_scaler(int width, int height, int src_fmt, int dst_fmt,
+                                  int src_range) noexcept nogil:
+    """The scaler libavfilter's vf_scale makes for a same-size conversion, option by option (its
+    defaults, with the graph's flags=bicubic and one thread); NULL on failure."""
+    cdef sws.SwsContext *s = sws.sws_alloc_context()
+    if s == NULL:
+        return NULL
+    avu.av_opt_set_int(s, b"srcw", width, 0)
+    avu.av_opt_set_int(s, b"srch", height, 0)
+    avu.av_opt_set_int(s, b"src_format", src_fmt, 0)
+    avu.av_opt_set_int(s, b"dstw", width, 0)
+    avu.av_opt_set_int(s, b"dsth", height, 0)
+    avu.av_opt_set_int(s, b"dst_format", dst_fmt, 0)
+    avu.av_opt_set_int(s, b"sws_flags", sws.SWS_BICUBIC, 0)
+    avu.av_opt_set_int(s, b"param0", 123456, 0)  # SWS_PARAM_DEFAULT, vf_scale's default
+    avu.av_opt_set_int(s, b"param1", 123456, 0)
+    avu.av_opt_set_int(s, b"threads", 1, 0)
+    if src_range != avu.AVCOL_RANGE_UNSPECIFIED:
+        avu.av_opt_set_int(s, b"src_range", src_range == avu.AVCOL_RANGE_JPEG, 0)
+    # MPEG-2 chroma siting for yuv420p, as vf_scale sets it; -513 ("unset") elsewhere.
+    avu.av_opt_set_int(s, b"src_h_chr_pos", -513, 0)
+    avu.av_opt_set_int(s, b"src_v_chr_pos",
+                       128 if src_fmt == avu.AV_PIX_FMT_YUV420P else -513, 0)
+    avu.av_opt_set_int(s, b"dst_h_chr_pos", -513, 0)
+    avu.av_opt_set_int(s, b"dst_v_chr_pos",
+                       128 if dst_fmt == avu.AV_PIX_FMT_YUV420P else -513, 0)
+    if sws.sws_init_context(s, NULL, NULL) < 0:
+        sws.sws_freeContext(s)
+        return NULL
+    return s
+
+
 cdef bint _contains(const int64_t *arr, Py_ssize_t n, int64_t v) noexcept nogil:
     cdef Py_ssize_t lo = 0, hi = n, mid
     while lo < hi:
@@ -616,8 +788,30 @@ def decode_to_buffer(Packets packets, filter_desc=_DEFAULT, decode_config=None, 
     _run_whole(core, packets)
     if core.dst_frames == 0:
         _raise_no_frame(packets)
-    shape, dtype = video_layout(core.first)
-    return adopt_cpu_buffer(<void **>&core.dst, core.dst_cap, (core.dst_frames, *shape), dtype)
+    return _take_output(core)
+
+
+cdef object _take_output(DecodeCore core):
+    """The direct-mode buffer of the call that just ended (None if it holds no frame); the core
+    starts the next call with an empty one."""
+    cdef CPUBuffer buf = None
+    if core.dst_frames:
+        shape, dtype = video_layout(core.first)
+        buf = adopt_cpu_buffer(<void **>&core.dst, core.dst_cap, (core.dst_frames, *shape),
+                               dtype, True)
+    _drop_output(core)
+    return buf
+
+
+cdef void _drop_output(DecodeCore core) noexcept:
+    free(core.dst)
+    core.dst = NULL
+    core.dst_cap = core.dst_len = 0
+    core.dst_frames = 0
+
+
+def _convert_or_none(frames):
+    return _convert_py(frames) if len(frames) else None
 
 
 def _convert_py(frames):
@@ -687,6 +881,64 @@ cdef class Decoder:
         out.time_base = self.core.out_tb
         self.core.note_issues(out)
         return out
+
+    def decode_to_buffer(self, Packets packets, *, timeout=None):
+        """:meth:`decode` and :func:`convert_frames` in one pass: each frame goes into the
+        output buffer as it comes out of the decoder, and a filter that only converts the pixel
+        format (``format=rgb24``...) writes there directly. The same bytes and layout as
+        ``convert_frames(decoder.decode(packets))``.
+
+        Returns:
+            CPUBuffer: (N, ...) for the frames ready so far, or None when none is ready yet.
+        """
+        if self.kind != KIND_VIDEO:
+            return _convert_or_none(self.decode(packets, timeout=timeout))
+        if self.core.flushed:
+            raise ValueError("The Decoder was flushed; make a new one")
+        # About one frame out per packet in, once the decoder's delay is filled.
+        return self._direct(packets, packets.n + 1, timeout)
+
+    def flush_to_buffer(self, *, timeout=None):
+        """:meth:`flush` and :func:`convert_frames` in one pass, as :meth:`decode_to_buffer`.
+
+        Returns:
+            CPUBuffer or None (no frame was left).
+        """
+        if self.kind != KIND_VIDEO:
+            return _convert_or_none(self.flush(timeout=timeout))
+        return self._direct(None, 4, timeout)
+
+    cdef object _direct(self, Packets packets, Py_ssize_t expected, object timeout):
+        cdef int ret
+        cdef DecodeCore core = self.core
+        # Frames that go through the filter graph pass here on their way into the buffer.
+        cdef Frames scratch = new_frames(self.kind, core.out_tb, core.src)
+        budget_arm(&core.budget, timeout)
+        core.bytes_out = 0
+        enter_exclusive(&core.busy)
+        core.direct = True
+        core.expected_frames = expected
+        try:
+            with nogil(SPDL_RELEASE_GIL):
+                clear_ffmpeg_log()
+                if packets is None:
+                    ret = core.flush(scratch)
+                else:
+                    ret = core.run(packets, 0, packets.n, False, scratch)
+        finally:
+            core.direct = False
+            leave_exclusive(&core.busy)
+        if ret < 0:
+            _drop_output(core)
+            raise core.error(ret)
+        if packets is None:
+            core.note_issues(scratch)
+        return _take_output(core)
+
+    @property
+    def _converts_directly(self):
+        """Whether direct mode runs the scaler itself (for tests)."""
+        return self.core.conv == CONV_SCALER
 
     def cancel(self):
         """Stop the decode in progress (from any thread) and every later call."""

@@ -227,7 +227,16 @@ cdef extern from "libavutil/imgutils.h" nogil:
                                 const int *src_linesize, AVPixelFormat pix_fmt, int width,
                                 int height, int align)
 
+cdef extern from "libavutil/imgutils.h" nogil:
+    int av_image_fill_linesizes(int *linesizes, AVPixelFormat pix_fmt, int width)
+    int av_image_fill_arrays(uint8_t **dst_data, int *dst_linesize, const uint8_t *src,
+                             AVPixelFormat pix_fmt, int width, int height, int align)
+
+cdef extern from "libavutil/opt.h" nogil:
+    int av_opt_set_int(void *obj, const char *name, int64_t val, int search_flags)
+
 cdef extern from "libavutil/cpu.h" nogil:
+    size_t av_cpu_max_align()
     int AV_CPU_FLAG_AVX2
     int AV_CPU_FLAG_SLOW_GATHER
     int av_get_cpu_flags()

@@ -32,6 +32,8 @@ cdef extern from "libswscale/swscale.h" nogil:
     int sws_scale(SwsContext *c, const uint8_t *const *srcSlice, const int *srcStride,
                   int srcSliceY, int srcSliceH, uint8_t *const *dst, const int *dstStride)
     void sws_freeContext(SwsContext *swsContext)
+    SwsContext *sws_alloc_context()
+    int sws_init_context(SwsContext *sws_context, void *srcFilter, void *dstFilter)
     int sws_setColorspaceDetails(SwsContext *c, const int *inv_table, int srcRange,
                                  const int *table, int dstRange, int brightness, int contrast,
                                  int saturation)
