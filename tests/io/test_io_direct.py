@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import spdl.io
+
 import media
 
 
@@ -25,8 +26,9 @@ def clips(tmp_path_factory, io_media):
         "full": media.make_video(d / "full.mp4", pix_fmt="yuvj420p", duration=0.6),
         # BT.709-tagged frames: the scaler's matrix follows the frame.
         "bt709": media.make_video(d / "bt709.mp4", duration=0.6, extra=tagged),
-        "vga444": media.make_video(d / "vga444.mp4", width=640, height=480, duration=0.4,
-                                   pix_fmt="yuv444p"),  # fmt: skip
+        "vga444": media.make_video(
+            d / "vga444.mp4", width=640, height=480, duration=0.4, pix_fmt="yuv444p"
+        ),
         "vga420": media.make_video(d / "vga420.mp4", width=640, height=480, duration=0.4),
     }
     return made
