@@ -161,3 +161,35 @@ def test_decode_to_buffer_for_audio(io_media):
     outs = [decoder.decode_to_buffer(c) for c in chunks] + [decoder.flush_to_buffer()]
     got = np.concatenate([spdl.io.to_numpy(b) for b in outs if b is not None], axis=1)
     np.testing.assert_array_equal(got, spdl.io.to_numpy(spdl.io.load_audio(path)))
+
+
+def test_decode_and_decode_to_buffer_mix_on_one_decoder(clips):
+    # The graph and the straight scaler share one decoder: alternating calls lose no frame and
+    # give the same bytes, whichever path each frame took.
+    path = clips["h264"]
+    parts = []
+    with spdl.io.Demuxer(path) as demuxer:
+        decoder = None
+        for k, chunk in enumerate(demuxer.streaming_demux("video", num_packets=3)):
+            decoder = decoder or spdl.io.Decoder(chunk)
+            if k % 2:
+                frames = decoder.decode(chunk)
+                buf = spdl.io.convert_frames(frames) if len(frames) else None
+            else:
+                buf = decoder.decode_to_buffer(chunk)
+            if buf is not None:
+                parts.append(spdl.io.to_numpy(buf))
+        parts.append(spdl.io.to_numpy(spdl.io.convert_frames(decoder.flush())))
+    assert decoder._converts_directly
+    np.testing.assert_array_equal(np.concatenate(parts), media.reference_video(path))
+
+
+def test_decode_to_buffer_in_a_window(clips):
+    path = clips["hevc"]
+    ref = media.reference_video(path)
+    with spdl.io.Demuxer(path) as demuxer:
+        chunks = list(demuxer.streaming_demux("video", num_packets=3, timestamp=(0.4, 0.8)))
+    decoder = spdl.io.Decoder(chunks[0])
+    outs = [decoder.decode_to_buffer(c) for c in chunks] + [decoder.flush_to_buffer()]
+    got = np.concatenate([spdl.io.to_numpy(b) for b in outs if b is not None])
+    np.testing.assert_array_equal(got, ref[10:20])
