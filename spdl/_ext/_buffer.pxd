@@ -37,6 +37,3 @@ cdef void *take_large(size_t n, size_t *capacity) noexcept nogil
 # A large block (free() frees it): 64-byte aligned, and from 2 MiB up aligned to a huge page and
 # advised to use transparent huge pages (Linux). NULL when out of memory.
 cdef void *alloc_large(size_t n) noexcept nogil
-
-# The huge page advice for a block that came from elsewhere (e.g. grown with realloc).
-cdef void advise_large(void *data, size_t n) noexcept nogil

@@ -420,11 +420,6 @@ cdef void *take_large(size_t n, size_t *capacity) noexcept nogil:
     return data
 
 
-cdef void advise_large(void *data, size_t n) noexcept nogil:
-    if n >= HUGE_PAGE:
-        spdl_advise_huge(data, n)
-
-
 cdef CPUBuffer adopt_cpu_buffer(void **data, size_t capacity, tuple shape, str dtype,
                                 bint pooled=False):
     cdef CPUBuffer buf = _shaped(shape, dtype)
