@@ -550,6 +550,11 @@ cdef bint _plain_conversion(FilterGraph g, const avu.AVFrame *f) noexcept nogil:
     cdef avf.AVFilterContext *ctx
     cdef const avu.AVPixFmtDescriptor *desc
     cdef size_t align = avu.av_cpu_max_align()
+    # _make_scaler repeats vf_scale as FFmpeg 5.x (libavfilter 8, libswscale 6) has it; later
+    # versions set their scalers up differently (chroma siting and colour from frame data), so
+    # with them the graph does the work.
+    if avf.avfilter_version() >> 16 != 8 or sws.swscale_version() >> 16 != 6:
+        return False
     for i in range(g.graph.nb_filters):
         ctx = g.graph.filters[i]
         kind = ctx.filter.name
@@ -579,7 +584,7 @@ cdef bint _plain_conversion(FilterGraph g, const avu.AVFrame *f) noexcept nogil:
 
 cdef sws.SwsContext *_make_scaler(int width, int height, int src_fmt, int dst_fmt,
                                   int src_range) noexcept nogil:
-    """The scaler libavfilter's vf_scale makes for a same-size conversion, option by option (its
+    """The scaler FFmpeg 5.x's vf_scale makes for a same-size conversion, option by option (its
     defaults, with the graph's flags=bicubic and one thread); NULL on failure."""
     cdef sws.SwsContext *s = sws.sws_alloc_context()
     if s == NULL:
