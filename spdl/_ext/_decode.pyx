@@ -2,8 +2,10 @@
 
 ``decode_packets`` sends every packet, receives every frame, drops what lies outside the packets'
 time window, pushes the rest through the filter graph and collects the graph's output, all inside
-one ``nogil`` block. ``Decoder`` keeps that state between calls to decode long media in chunks, in
-bounded memory. ``sample_decode_video`` decodes only the GOPs that hold the wanted frames.
+one ``nogil`` block. Direct mode (``decode_to_buffer``, ``load_video``) writes each frame into one
+output buffer instead; when the chain only converts the pixel format, it runs the scaler the graph
+would insert, straight into that buffer. ``Decoder`` keeps that state between calls to decode long
+media in chunks, in bounded memory. ``sample_decode_video`` decodes only the GOPs that hold the wanted frames.
 
 The loop checks the call's deadline and the cancel flag between packets, the decode size limits on
 every frame, and (unless ``allow_partial``) refuses corrupt frames and failing packets.
@@ -33,6 +35,7 @@ from spdl._ext._frames cimport Frames, new_frames
 from spdl._ext._packets cimport (
     KIND_AUDIO, KIND_IMAGE, KIND_VIDEO, Packets, Window, in_window,
 )
+from spdl._ext._vf_scale cimport set_frame_colors
 
 from spdl._ext._error import ConvertError, MediaTooLargeError, TruncatedMediaError
 
@@ -311,9 +314,7 @@ cdef class DecodeCore:
         would (libavfilter's vf_scale: its options, its colour handling per frame)."""
         cdef uint8_t *planes[4]
         cdef int lines[4]
-        cdef int *inv_table
-        cdef int *table
-        cdef int in_full, out_full, brightness, contrast, saturation, space, ret
+        cdef int ret
         if f.format != self.src_fmt or f.width != self.src_w or f.height != self.src_h:
             self.failure = FAIL_MISMATCH  # the graph's output would change shape too
             return avu.AVERROR(EINVAL)
@@ -335,17 +336,7 @@ cdef class DecodeCore:
             if self.scaler == NULL:
                 self.failure = FAIL_FILTER
                 return avu.AVERROR(ENOMEM)
-        # Its colour matrix is "auto": the frame's own, BT.601 where unknown or unsupported.
-        sws.sws_getColorspaceDetails(self.scaler, &inv_table, &in_full, &table, &out_full,
-                                     &brightness, &contrast, &saturation)
-        space = f.colorspace
-        if space < 1 or space > 10 or space == 8:
-            space = avu.AVCOL_SPC_BT470BG
-        inv_table = <int *>sws.sws_getCoefficients(space)
-        if f.color_range != avu.AVCOL_RANGE_UNSPECIFIED:
-            in_full = f.color_range == avu.AVCOL_RANGE_JPEG
-        sws.sws_setColorspaceDetails(self.scaler, inv_table, in_full, inv_table, out_full,
-                                     brightness, contrast, saturation)
+        set_frame_colors(self.scaler, f)  # per frame, as the filter does it
         ret = avu.av_image_fill_arrays(planes, lines, self.dst + self.dst_len,
                                        <avu.AVPixelFormat>self.conv_fmt, f.width, f.height, 1)
         if ret < 0:
@@ -776,9 +767,10 @@ def decode_packets(Packets packets, filter_desc=_DEFAULT, decode_config=None, *,
 
 def decode_to_buffer(Packets packets, filter_desc=_DEFAULT, decode_config=None, *,
                      timeout=None, allow_partial=False):
-    """``convert_frames(decode_packets(...))`` for video in one pass: each frame is copied into
-    the output as soon as the filter graph produces it (while it is in cache), and its memory
-    goes straight back to FFmpeg's frame pool. Same arguments, same bytes and layout.
+    """``convert_frames(decode_packets(...))`` for video in one pass: each frame goes into the
+    output as soon as it is ready (a chain that only converts the pixel format writes it there
+    directly; otherwise it is copied from the filter graph's frame while in cache, and that frame
+    goes straight back to FFmpeg's pool). Same arguments, same bytes and layout.
 
     Returns:
         CPUBuffer: (N, ...) in the layout of :func:`convert_frames`.
@@ -911,7 +903,7 @@ cdef class Decoder:
         """
         if self.kind != KIND_VIDEO:
             return _convert_or_none(self.flush(timeout=timeout))
-        return self._direct(None, 4, timeout)
+        return self._direct(None, 4, timeout)  # a guess at the decoder's delay; the buffer grows
 
     cdef object _direct(self, Packets packets, Py_ssize_t expected, object timeout):
         cdef int ret

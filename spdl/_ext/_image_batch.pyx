@@ -44,6 +44,7 @@ from spdl._ext._budget cimport Budget, budget_arm, budget_check, budget_reason
 from spdl._ext._buffer cimport CPUBuffer, new_cpu_buffer
 from spdl._ext._error cimport clear_ffmpeg_log, make_media_error
 from spdl._ext._source cimport Input, describe_source, open_input
+from spdl._ext._vf_scale cimport set_frame_colors
 
 import os
 import threading
@@ -453,11 +454,7 @@ cdef class _Worker:
         cdef _Scaler *s
         cdef int w = f.width, h = f.height, fmt = f.format
         cdef int colorspace = f.colorspace
-        cdef int *inv_table
-        cdef int *table
-        cdef int src_range, dst_range, brightness, contrast, saturation
-        # The scale filter's parse_yuv_type("auto", colorspace): BT.601 when it is not one
-        # swscale knows.
+        # The key of the cache: the matrix set_frame_colors will pick for the frame.
         if colorspace < 1 or colorspace > 10 or colorspace == 8:
             colorspace = avu.AVCOL_SPC_BT470BG
         self.clock += 1
@@ -485,16 +482,7 @@ cdef class _Worker:
                 PyThread_release_lock(_cpu_flags_lock)
             status[0] = avu.AVERROR(EINVAL)
             return NULL
-        # Coefficients from the frame's colour space, the input range from the frame when it
-        # states one, everything else as swscale chose it (vf_scale.c, scale_frame).
-        sws.sws_getColorspaceDetails(s.ctx, &inv_table, &src_range, &table, &dst_range,
-                                     &brightness, &contrast, &saturation)
-        inv_table = <int *>sws.sws_getCoefficients(colorspace)
-        table = inv_table
-        if f.color_range != avu.AVCOL_RANGE_UNSPECIFIED:
-            src_range = f.color_range == avu.AVCOL_RANGE_JPEG
-        sws.sws_setColorspaceDetails(s.ctx, inv_table, src_range, table, dst_range,
-                                     brightness, contrast, saturation)
+        set_frame_colors(s.ctx, f)
         if _gather_policy == 2:
             avu.av_force_cpu_flags(_base_cpu_flags)
             PyThread_release_lock(_cpu_flags_lock)
