@@ -88,6 +88,37 @@ def test_pixel_formats_equal_ffmpeg(images, pix_fmt, channels):
         np.testing.assert_array_equal(batch[i], _reference(images[kind], 57, 31, pix_fmt=pix_fmt))
 
 
+# Where swscale interpolates chroma to full width (4:4:4 input, or an odd output width), rgb24
+# and bgr24 may go through a planar GBR twin of the context, used only where a noise picture
+# gave the same bytes. Shrinking (the twin taken), same height and enlarging (two-tap vertical
+# paths, where swscale rounds packed output differently and the twin is refused).
+@pytest.mark.parametrize("algo", ["bilinear", "bicubic", "area", "lanczos", "neighbor"])
+@pytest.mark.parametrize("size", [(96, 64), (97, 150), (201, 151), (399, 301)])
+@pytest.mark.parametrize("pix_fmt", ["rgb24", "bgr24"])
+def test_full_chroma_outputs_equal_ffmpeg(images, algo, size, pix_fmt):
+    width, height = size
+    for kind in ["jpeg444", "jpeg420"]:
+        batch = _load([images[kind]], width, height, scale_algo=algo, pix_fmt=pix_fmt)
+        ref = _reference(images[kind], width, height, algo=algo, pix_fmt=pix_fmt)
+        np.testing.assert_array_equal(batch[0], ref, err_msg=kind)
+
+
+def test_planar_twin_is_taken_where_it_agrees(images):
+    def twin_used(path, width, height, **kwargs):
+        before = _image_batch.planar_twin_images()
+        _load([path], width, height, **kwargs)
+        return _image_batch.planar_twin_images() - before
+
+    # 4:4:4 shrunk: the twin gives swscale's bytes (the test above) and is used, every time.
+    assert twin_used(images["jpeg444"], 96, 64) == 1
+    assert twin_used(images["jpeg444"], 96, 64, pix_fmt="bgr24") == 1
+    # 4:2:0 at an even width: swscale's half-width chroma path, no twin to ask.
+    assert twin_used(images["jpeg420"], 96, 64) == 0
+    # fast_bilinear and other output formats keep swscale's packed output.
+    assert twin_used(images["jpeg444"], 96, 64, scale_algo="fast_bilinear") == 0
+    assert twin_used(images["jpeg444"], 96, 64, pix_fmt="rgba") == 0
+
+
 def test_mixed_batch_fills_every_slot_in_order(images):
     # Sizes and formats change from one image to the next: decoders and swscale contexts are
     # reused and replaced, and no image may see another's state.

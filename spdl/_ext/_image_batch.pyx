@@ -14,6 +14,9 @@ What makes it fast (measured, see docs/performance.md):
 - swscale contexts are cached per thread, keyed by input and output size and format, and set up
   the way FFmpeg's ``scale`` filter sets them up, so the bytes equal
   ``ffmpeg -i SRC -vf scale=W:H:flags=ALGO,format=PIX_FMT``.
+- For 4:4:4 pictures (and odd output widths) going to rgb24 or bgr24, swscale's planar GBR
+  output, which has SIMD kernels, replaces its packed full-chroma output, which does not; only
+  where the two agree byte for byte (see "swscale contexts and their planar twins").
 - Optionally the mjpeg decoder downscales by 2, 4 or 8 in the DCT domain (``lowres``) when the
   image is at least that many times larger than the target, leaving a smaller swscale step.
 
@@ -29,7 +32,7 @@ from cpython.pythread cimport (
 )
 from libc.errno cimport EINVAL, EISDIR, ENOENT, ENOMEM, ERANGE, errno
 from libc.stdint cimport int64_t, uint8_t, uintptr_t
-from libc.string cimport memcpy, memset
+from libc.string cimport memcmp, memcpy, memset
 from posix.fcntl cimport O_RDONLY
 from posix.fcntl cimport open as os_open
 from posix.stat cimport S_ISDIR, fstat, struct_stat
@@ -77,6 +80,7 @@ cdef enum:
 cdef enum:
     MAX_LOWRES = 3        # the mjpeg decoder's max_lowres
     NUM_SCALERS = 16      # swscale contexts kept per thread (distinct input/output sizes)
+    NUM_VERDICTS = 256    # planar-twin verdicts kept per thread (direct-mapped by key)
     SCRATCH_ALIGN = 64
     AV_EAGAIN = -11
 
@@ -128,11 +132,24 @@ cdef struct _Image:
     int64_t picture_bytes     # the decoded picture's size estimated from the header
 
 
-cdef struct _Scaler:
-    sws.SwsContext *ctx
+# What a swscale context is made for: the cache key of both caches below. Only ints, so two
+# keys compare with memcmp.
+cdef struct _ScaleKey:
     int src_width, src_height, src_format, src_colorspace, src_range
     int dst_width, dst_height, dst_format, flags
+
+
+cdef struct _Scaler:
+    sws.SwsContext *ctx
+    sws.SwsContext *planar    # the GBRP twin that gives ctx's bytes faster (see below), or NULL
+    _ScaleKey key
     unsigned long last_use
+
+
+# The planar-twin verdict of a key: 0 not known, 1 the twin gives the same bytes, -1 it does not.
+cdef struct _Verdict:
+    _ScaleKey key
+    int planar_same
 
 
 cdef inline int _read_be16(const uint8_t *p) noexcept nogil:
@@ -243,6 +260,180 @@ cdef int _lowres_for(int w, int h, int dst_w, int dst_h) noexcept nogil:
     return l
 
 
+# --- swscale contexts and their planar twins ----------------------------------------------
+#
+# Where swscale interpolates chroma to full width for packed RGB output (always for 4:4:4 input,
+# and for any 8-bit YCbCr input when the output width is odd), its vertical pass and colour
+# matrix for rgb24/bgr24 run in plain C, one pixel at a time (yuv2rgb_full_X_c): on a 4:4:4 JPEG
+# going to 224x224 that stage costs more than the rest of the resize. The same arithmetic for
+# planar GBR output has SIMD kernels (libswscale/x86/output.asm, yuv2gbrp_full_X), so the
+# picture can go through a GBRP twin of the context and be interleaved into the slot.
+#
+# The twin's bytes are not equal in every case (swscale has separate one- and two-tap vertical
+# paths for packed output that round differently, and other FFmpeg builds may differ again), so
+# it is never assumed: when a context is made, both are run on a noise picture of the same size
+# and format, and the twin is used only if every byte agrees. The verdict is kept per key, so
+# the check runs once per key and thread.
+
+cdef sws.SwsContext *_new_context(const avu.AVFrame *f, int dst_w, int dst_h, int dst_fmt,
+                                  int flags) noexcept nogil:
+    """A swscale context from ``f``'s size and format, with its colour details as the scale
+    filter sets them."""
+    cdef sws.SwsContext *ctx
+    if _gather_policy == 2:
+        # Only while this context picks its kernels (see "swscale's AVX2 gather kernels").
+        PyThread_acquire_lock(_cpu_flags_lock, 1)
+        avu.av_force_cpu_flags(_base_cpu_flags | avu.AV_CPU_FLAG_SLOW_GATHER)
+    ctx = sws.sws_getContext(f.width, f.height, <avu.AVPixelFormat>f.format, dst_w, dst_h,
+                             <avu.AVPixelFormat>dst_fmt, flags, NULL, NULL, NULL)
+    if ctx != NULL:
+        set_frame_colors(ctx, f)
+    if _gather_policy == 2:
+        avu.av_force_cpu_flags(_base_cpu_flags)
+        PyThread_release_lock(_cpu_flags_lock)
+    return ctx
+
+
+cdef bint _may_have_planar_twin(int src_fmt, int dst_w, int dst_fmt, int flags) noexcept nogil:
+    """Whether swscale takes its full-chroma packed path for this job (libswscale/utils.c):
+    8-bit planar YCbCr in, rgb24 or bgr24 out, not fast_bilinear, and chroma that is not
+    subsampled or an odd output width."""
+    cdef const avu.AVPixFmtDescriptor *desc
+    if dst_fmt != avu.AV_PIX_FMT_RGB24 and dst_fmt != avu.AV_PIX_FMT_BGR24:
+        return False
+    if flags & sws.SWS_FAST_BILINEAR:
+        return False
+    desc = avu.av_pix_fmt_desc_get(<avu.AVPixelFormat>src_fmt)
+    if (desc == NULL or desc.nb_components != 3 or not (desc.flags & avu.AV_PIX_FMT_FLAG_PLANAR)
+            or desc.flags & (avu.AV_PIX_FMT_FLAG_RGB | avu.AV_PIX_FMT_FLAG_HWACCEL)):
+        return False
+    if desc.comp[0].depth != 8 or desc.comp[1].depth != 8 or desc.comp[2].depth != 8:
+        return False
+    return (dst_w & 1) != 0 or (desc.log2_chroma_w == 0 and desc.log2_chroma_h == 0)
+
+
+cdef unsigned int _key_hash(const _ScaleKey *key) noexcept nogil:
+    cdef const int *v = <const int *>key
+    cdef unsigned int h = 2166136261u
+    cdef size_t i
+    for i in range(sizeof(_ScaleKey) // sizeof(int)):
+        h = (h ^ <unsigned int>v[i]) * 16777619u
+    return h ^ (h >> 15)
+
+
+cdef int _scale_to_planes(sws.SwsContext *planar, const avu.AVFrame *f, uint8_t *out,
+                          int stride, size_t plane_bytes, int dst_h) noexcept nogil:
+    """Run the GBRP context: G, B and R planes at ``out``, ``plane_bytes`` apart."""
+    cdef uint8_t *planes[4]
+    cdef int strides[4]
+    cdef int ret
+    planes[0] = out
+    planes[1] = out + plane_bytes
+    planes[2] = out + 2 * plane_bytes
+    planes[3] = NULL
+    strides[0] = strides[1] = strides[2] = stride
+    strides[3] = 0
+    ret = sws.sws_scale(planar, <const uint8_t *const *>f.data, f.linesize, 0, f.height,
+                        planes, strides)
+    if ret != dst_h:
+        return ret if ret < 0 else avu.AVERROR_EXTERNAL
+    return 0
+
+
+cdef extern from *:
+    """
+    /* Three planes into one packed row. In C for ``restrict``: with it the compiler knows the
+       rows do not overlap and vectorizes the loop (SSE2 shuffles on x86-64). */
+    static void spdl_interleave3(uint8_t *restrict dst, const uint8_t *restrict a,
+                                 const uint8_t *restrict b, const uint8_t *restrict c, int w)
+    {
+        for (int x = 0; x < w; x++) {
+            dst[3 * x] = a[x];
+            dst[3 * x + 1] = b[x];
+            dst[3 * x + 2] = c[x];
+        }
+    }
+    """
+    void _interleave3 "spdl_interleave3" (uint8_t *dst, const uint8_t *a, const uint8_t *b,
+                                          const uint8_t *c, int w) noexcept nogil
+
+
+cdef void _interleave_gbr(uint8_t *dst, const uint8_t *planes, int stride, size_t plane_bytes,
+                          int dst_w, int dst_h, int dst_fmt) noexcept nogil:
+    """G, B, R planes (as _scale_to_planes leaves them) into packed rgb24 or bgr24 rows."""
+    cdef const uint8_t *first = planes + 2 * plane_bytes   # R for rgb24
+    cdef const uint8_t *green = planes
+    cdef const uint8_t *last = planes + plane_bytes        # B for rgb24
+    cdef const uint8_t *tmp
+    cdef int y
+    if dst_fmt == avu.AV_PIX_FMT_BGR24:
+        tmp = first
+        first = last
+        last = tmp
+    for y in range(dst_h):
+        _interleave3(dst + <size_t>y * dst_w * 3, first, green, last, dst_w)
+        first += stride
+        green += stride
+        last += stride
+
+
+cdef int _twins_agree(sws.SwsContext *packed, sws.SwsContext *planar, const avu.AVFrame *like,
+                      int dst_w, int dst_h, int dst_fmt) noexcept nogil:
+    """1 if ``planar`` interleaved gives ``packed``'s bytes on a noise picture of ``like``'s
+    size and format, -1 if any byte differs, 0 if it could not be told (out of memory)."""
+    cdef int stride = (dst_w + SCRATCH_ALIGN - 1) // SCRATCH_ALIGN * SCRATCH_ALIGN
+    cdef size_t plane_bytes = <size_t>stride * dst_h
+    cdef size_t row_bytes = <size_t>dst_w * 3
+    cdef avu.AVFrame *noise = avu.av_frame_alloc()
+    cdef uint8_t *planes_out = <uint8_t *>avu.av_malloc(3 * plane_bytes)
+    cdef uint8_t *mine = <uint8_t *>avu.av_malloc(row_bytes * dst_h)
+    cdef uint8_t *theirs = <uint8_t *>avu.av_malloc(3 * plane_bytes)
+    cdef uint8_t *out[4]
+    cdef int strides[4]
+    cdef int verdict = 0, y
+    if noise != NULL and planes_out != NULL and mine != NULL and theirs != NULL:
+        noise.width, noise.height, noise.format = like.width, like.height, like.format
+        if avu.av_frame_get_buffer(noise, 0) >= 0:
+            _fill_noise(noise)
+            out[0] = theirs
+            out[1] = out[2] = out[3] = NULL
+            strides[0] = 3 * stride   # a multiple of 16, as swscale's SIMD output wants
+            strides[1] = strides[2] = strides[3] = 0
+            if (sws.sws_scale(packed, <const uint8_t *const *>noise.data, noise.linesize, 0,
+                              noise.height, out, strides) == dst_h
+                    and _scale_to_planes(planar, noise, planes_out, stride, plane_bytes,
+                                         dst_h) == 0):
+                _interleave_gbr(mine, planes_out, stride, plane_bytes, dst_w, dst_h, dst_fmt)
+                verdict = 1
+                for y in range(dst_h):
+                    if memcmp(mine + y * row_bytes, theirs + <size_t>y * 3 * stride,
+                              row_bytes) != 0:
+                        verdict = -1
+                        break
+    avu.av_frame_free(&noise)
+    avu.av_free(planes_out)
+    avu.av_free(mine)
+    avu.av_free(theirs)
+    return verdict
+
+
+cdef void _fill_noise(avu.AVFrame *f) noexcept nogil:
+    """Every byte of ``f``'s three planes from a fixed xorshift sequence."""
+    cdef const avu.AVPixFmtDescriptor *desc = avu.av_pix_fmt_desc_get(
+        <avu.AVPixelFormat>f.format)
+    cdef unsigned int state = 0x9E3779B9u
+    cdef int p, rows
+    cdef size_t i, n
+    for p in range(3):
+        rows = f.height if p == 0 else -((-f.height) >> desc.log2_chroma_h)
+        n = <size_t>f.linesize[p] * rows
+        for i in range(n):
+            state ^= state << 13
+            state ^= state >> 17
+            state ^= state << 5
+            f.data[p][i] = <uint8_t>(state >> 24)
+
+
 cdef class _Worker:
     """What one thread reuses from one image to the next: decoders, swscale contexts, the
     packet, the frame and the read buffer. Owned by a ``threading.local``, never shared."""
@@ -251,6 +442,8 @@ cdef class _Worker:
     cdef avc.AVPacket *packet
     cdef avu.AVFrame *frame
     cdef _Scaler scalers[NUM_SCALERS]
+    cdef _Verdict verdicts[NUM_VERDICTS]
+    cdef unsigned long planar_images   # pictures resized through a planar twin (for tests)
     cdef unsigned long clock
     cdef uint8_t *data              # encoded bytes of the current image, padded for the decoder
     cdef size_t capacity
@@ -272,7 +465,9 @@ cdef class _Worker:
                 avc.avcodec_free_context(&self.decoders[k][l])
         for k in range(NUM_SCALERS):
             sws.sws_freeContext(self.scalers[k].ctx)
+            sws.sws_freeContext(self.scalers[k].planar)
             self.scalers[k].ctx = NULL
+            self.scalers[k].planar = NULL
         avc.av_packet_free(&self.packet)
         avu.av_frame_free(&self.frame)
         avu.av_freep(&self.data)
@@ -443,54 +638,59 @@ cdef class _Worker:
 
     # --- resizing -----------------------------------------------------------------------------
 
-    cdef sws.SwsContext *_scaler(self, const avu.AVFrame *f, int dst_w, int dst_h, int dst_fmt,
-                                 int flags, int *status) noexcept nogil:
+    cdef _Scaler *_scaler(self, const avu.AVFrame *f, int dst_w, int dst_h, int dst_fmt,
+                          int flags, int *status) noexcept nogil:
         """The swscale context for ``f``'s size, format and colour details, set up as FFmpeg's
-        scale filter sets it up (libavfilter/vf_scale.c). The colour details are applied once,
-        when the context is made: swscale changes its state on every
-        sws_setColorspaceDetails call for some inputs (RGBA), so applying them per image would
-        make the second image differ from what the scale filter gives for it."""
+        scale filter sets it up (libavfilter/vf_scale.c), with its planar twin where one gives
+        the same bytes. The colour details are applied once, when the context is made: swscale
+        changes its state on every sws_setColorspaceDetails call for some inputs (RGBA), so
+        applying them per image would make the second image differ from what the scale filter
+        gives for it."""
         cdef int i, victim = 0
         cdef _Scaler *s
-        cdef int w = f.width, h = f.height, fmt = f.format
-        cdef int colorspace = f.colorspace
-        # The key of the cache: the matrix set_frame_colors will pick for the frame.
-        if colorspace < 1 or colorspace > 10 or colorspace == 8:
-            colorspace = avu.AVCOL_SPC_BT470BG
+        cdef _ScaleKey key
+        cdef _Verdict *verdict
+        memset(&key, 0, sizeof(_ScaleKey))
+        key.src_width, key.src_height, key.src_format = f.width, f.height, f.format
+        # The matrix set_frame_colors will pick for the frame.
+        key.src_colorspace = f.colorspace
+        if key.src_colorspace < 1 or key.src_colorspace > 10 or key.src_colorspace == 8:
+            key.src_colorspace = avu.AVCOL_SPC_BT470BG
+        key.src_range = f.color_range
+        key.dst_width, key.dst_height, key.dst_format, key.flags = dst_w, dst_h, dst_fmt, flags
         self.clock += 1
         for i in range(NUM_SCALERS):
             s = &self.scalers[i]
-            if (s.ctx != NULL and s.src_width == w and s.src_height == h and s.src_format == fmt
-                    and s.src_colorspace == colorspace and s.src_range == f.color_range
-                    and s.dst_width == dst_w and s.dst_height == dst_h
-                    and s.dst_format == dst_fmt and s.flags == flags):
+            if s.ctx != NULL and memcmp(&s.key, &key, sizeof(_ScaleKey)) == 0:
                 s.last_use = self.clock
-                return s.ctx
+                return s
             if s.last_use < self.scalers[victim].last_use:
                 victim = i
         s = &self.scalers[victim]
         sws.sws_freeContext(s.ctx)
+        sws.sws_freeContext(s.planar)
         memset(s, 0, sizeof(_Scaler))
-        if _gather_policy == 2:
-            # Only while this context picks its kernels (see _new_scaler_without_gathers).
-            PyThread_acquire_lock(_cpu_flags_lock, 1)
-            avu.av_force_cpu_flags(_base_cpu_flags | avu.AV_CPU_FLAG_SLOW_GATHER)
-        s.ctx = sws.sws_getContext(w, h, fmt, dst_w, dst_h, dst_fmt, flags, NULL, NULL, NULL)
+        s.ctx = _new_context(f, dst_w, dst_h, dst_fmt, flags)
         if s.ctx == NULL:
-            if _gather_policy == 2:
-                avu.av_force_cpu_flags(_base_cpu_flags)
-                PyThread_release_lock(_cpu_flags_lock)
             status[0] = avu.AVERROR(EINVAL)
             return NULL
-        set_frame_colors(s.ctx, f)
-        if _gather_policy == 2:
-            avu.av_force_cpu_flags(_base_cpu_flags)
-            PyThread_release_lock(_cpu_flags_lock)
-        s.src_width, s.src_height, s.src_format = w, h, fmt
-        s.src_colorspace, s.src_range = colorspace, f.color_range
-        s.dst_width, s.dst_height, s.dst_format, s.flags = dst_w, dst_h, dst_fmt, flags
+        s.key = key
         s.last_use = self.clock
-        return s.ctx
+        if _may_have_planar_twin(f.format, dst_w, dst_fmt, flags):
+            verdict = &self.verdicts[_key_hash(&key) % NUM_VERDICTS]
+            if memcmp(&verdict.key, &key, sizeof(_ScaleKey)) != 0:
+                verdict.key = key
+                verdict.planar_same = 0
+            if verdict.planar_same >= 0:
+                s.planar = _new_context(f, dst_w, dst_h, avu.AV_PIX_FMT_GBRP, flags)
+            if s.planar != NULL and verdict.planar_same == 0:
+                verdict.planar_same = _twins_agree(s.ctx, s.planar, f, dst_w, dst_h, dst_fmt)
+            if verdict.planar_same <= 0:
+                # Not the same bytes, or not known (out of memory while checking): swscale's
+                # own packed output it is.
+                sws.sws_freeContext(s.planar)
+                s.planar = NULL
+        return s
 
     cdef int _reserve_scratch(self, size_t n) noexcept nogil:
         if n > self.scratch_capacity:
@@ -507,17 +707,20 @@ cdef class _Worker:
         """Resize ``frame`` into ``dst`` (a (H, W, C) slot) and release the frame."""
         cdef int ret = 0
         cdef avu.AVFrame *f = self.frame
-        cdef sws.SwsContext *ctx
+        cdef _Scaler *s
         cdef int row_bytes = dst_w * channels
         cdef int stride = row_bytes
         cdef uint8_t *out = dst
         cdef uint8_t *planes[4]
         cdef int strides[4]
         cdef int y
-        ctx = self._scaler(f, dst_w, dst_h, dst_fmt, flags, &ret)
-        if ctx == NULL:
+        s = self._scaler(f, dst_w, dst_h, dst_fmt, flags, &ret)
+        if s == NULL:
             avu.av_frame_unref(f)
             return ret
+        if s.planar != NULL:
+            self.planar_images += 1
+            return self._scale_planar(s.planar, dst, dst_w, dst_h, dst_fmt)
         # swscale's SIMD output wants 16-byte aligned rows (it warns and slows down otherwise);
         # a slot that is not aligned gets the picture through an aligned scratch area.
         if (<uintptr_t>dst) % 16 or row_bytes % 16:
@@ -531,7 +734,7 @@ cdef class _Worker:
         planes[1] = planes[2] = planes[3] = NULL
         strides[0] = stride
         strides[1] = strides[2] = strides[3] = 0
-        ret = sws.sws_scale(ctx, <const uint8_t *const *>f.data, f.linesize, 0, f.height,
+        ret = sws.sws_scale(s.ctx, <const uint8_t *const *>f.data, f.linesize, 0, f.height,
                             planes, strides)
         avu.av_frame_unref(f)
         if ret != dst_h:
@@ -539,6 +742,24 @@ cdef class _Worker:
         if out != dst:
             for y in range(dst_h):
                 memcpy(dst + <size_t>y * row_bytes, out + <size_t>y * stride, row_bytes)
+        return 0
+
+    cdef int _scale_planar(self, sws.SwsContext *planar, uint8_t *dst, int dst_w, int dst_h,
+                           int dst_fmt) noexcept nogil:
+        """Resize ``frame`` into G, B and R planes in the scratch area, interleave them into
+        ``dst`` (a (H, W, 3) slot) and release the frame."""
+        cdef avu.AVFrame *f = self.frame
+        cdef int stride = (dst_w + SCRATCH_ALIGN - 1) // SCRATCH_ALIGN * SCRATCH_ALIGN
+        cdef size_t plane_bytes = <size_t>stride * dst_h
+        cdef int ret = self._reserve_scratch(3 * plane_bytes)
+        if ret < 0:
+            avu.av_frame_unref(f)
+            return ret
+        ret = _scale_to_planes(planar, f, self.scratch, stride, plane_bytes, dst_h)
+        avu.av_frame_unref(f)
+        if ret < 0:
+            return ret
+        _interleave_gbr(dst, self.scratch, stride, plane_bytes, dst_w, dst_h, dst_fmt)
         return 0
 
     # --- the loops ----------------------------------------------------------------------------
@@ -737,6 +958,12 @@ def swscale_gathers_avoided():
     process-wide CPU flags are never left changed (see the comment above this function).
     """
     return None if _gather_policy == 0 else _gather_policy == 2
+
+
+def planar_twin_images():
+    """How many pictures this thread has resized through a planar twin (see
+    "swscale contexts and their planar twins")."""
+    return _worker().planar_images
 
 
 _local = threading.local()

@@ -116,6 +116,7 @@ cdef extern from "libavutil/pixfmt.h" nogil:
         AV_PIX_FMT_YUVJ444P
         AV_PIX_FMT_YUV422P
         AV_PIX_FMT_YUV444P
+        AV_PIX_FMT_GBRP
         AV_PIX_FMT_GRAY16LE
         AV_PIX_FMT_CUDA
 
