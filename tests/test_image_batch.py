@@ -103,6 +103,23 @@ def test_full_chroma_outputs_equal_ffmpeg(images, algo, size, pix_fmt):
         np.testing.assert_array_equal(batch[0], ref, err_msg=kind)
 
 
+def test_a_jpegs_sticky_segments_do_not_reach_the_next_image(media_dir, images):
+    # FFmpeg's mjpeg encoder marks a yuv420p (video range) JPEG with a "CS=ITU601" comment; the
+    # decoder keeps that setting for every later picture, so a reused decoder would decode the
+    # next, full-range JPEG as video range.
+    d = media_dir / "image_batch_sticky"
+    d.mkdir(exist_ok=True)
+    video_range = media.make_image(
+        d / "itu601.jpg", pix_fmt="yuv420p", source="mandelbrot", extra=["-strict", "unofficial"]
+    )
+    order = [images["jpeg420"], video_range, images["jpeg420"], images["jpeg444"]]
+    for algo in ["bilinear", "fast_bilinear"]:
+        batch = _load(order, 64, 48, scale_algo=algo)
+        for i, path in enumerate(order):
+            ref = _reference(path, 64, 48, algo=algo)
+            np.testing.assert_array_equal(batch[i], ref, err_msg=f"{algo} {i}")
+
+
 def test_planar_twin_is_taken_where_it_agrees(images):
     def twin_used(path, width, height, **kwargs):
         before = _image_batch.planar_twin_images()

@@ -156,8 +156,34 @@ cdef inline int _read_be16(const uint8_t *p) noexcept nogil:
     return (p[0] << 8) | p[1]
 
 
+cdef bint _starts(const uint8_t *p, size_t n, const char *text) noexcept nogil:
+    cdef size_t i = 0
+    while text[i] != 0:
+        if i >= n or p[i] != <uint8_t>text[i]:
+            return False
+        i += 1
+    return True
+
+
+cdef bint _sticky_segment(int marker, const uint8_t *p, size_t n) noexcept nogil:
+    """Whether the mjpeg decoder keeps what this APPn or COM segment (payload ``p[:n]``) sets
+    for every later picture it decodes (libavcodec/mjpegdec.c, mjpeg_decode_app and
+    mjpeg_decode_com, which set flags they never reset): the comments it acts on ("CS=ITU601"
+    switches it to video range for good, "AVID" and the others to quirks of old capture
+    cards), and the application segments it reads other than JFIF, JFXX, Exif and ICC profiles
+    (Adobe's colour transform, AVI1, LJIF, colr, xfrm, _JPSJPS_, MJPG). The encoders' own
+    comments ("Lavc...", "CREATOR: ...") change nothing, so most files reuse the decoder."""
+    if marker == 0xFE:
+        return (_starts(p, n, b"CS=ITU601") or _starts(p, n, b"AVID")
+                or _starts(p, n, b"Intel(R) JPEG Library") or _starts(p, n, b"Metasoft MJPEG")
+                or _starts(p, n, b"MULTISCOPE"))
+    return (_starts(p, n, b"Adob") or _starts(p, n, b"AVI1") or _starts(p, n, b"LJIF")
+            or _starts(p, n, b"colr") or _starts(p, n, b"xfrm") or _starts(p, n, b"_JPS")
+            or _starts(p, n, b"MJPG"))
+
+
 cdef int _jpeg_header(const uint8_t *p, size_t n, int *width, int *height, int *sample_bytes,
-                      bint *self_contained, bint *complete) noexcept nogil:
+                      bint *self_contained, bint *complete, bint *leaves_state) noexcept nogil:
     """Walk the JPEG marker segments up to the first scan.
 
     Finds the frame size (SOFn) and whether the file carries its own Huffman (DHT) and
@@ -166,13 +192,16 @@ cdef int _jpeg_header(const uint8_t *p, size_t n, int *width, int *height, int *
     command line decodes it. ``complete`` tells whether an end-of-image marker follows the scan:
     the decoder fills a cut-off picture with grey and reports success, and a data loader must
     not hand that on as an image. (Inside entropy-coded data 0xFF is always followed by 0x00 or
-    a restart marker, so 0xFF 0xD9 after the scan is the real end.) Returns 0, or
+    a restart marker, so 0xFF 0xD9 after the scan is the real end.) ``leaves_state``: the file
+    has a segment whose effect the decoder keeps for later pictures too (_sticky_segment), so
+    it must not decode another image after this one. Returns 0, or
     AVERROR_INVALIDDATA if no frame header is found. ``sample_bytes`` is the decoded picture's
     bytes per pixel at most (components times bytes per sample), for the size limits.
     """
     cdef size_t pos = 2
     cdef int marker, length
     cdef bint has_dht = False, has_dqt = False
+    leaves_state[0] = False
     cdef size_t end
     width[0] = 0
     height[0] = 0
@@ -193,6 +222,9 @@ cdef int _jpeg_header(const uint8_t *p, size_t n, int *width, int *height, int *
             return avu.AVERROR_INVALIDDATA
         if marker == 0xC4:
             has_dht = True
+        elif (marker == 0xFE or 0xE0 <= marker <= 0xEF) and _sticky_segment(
+                marker, p + pos + 4, min(<size_t>length - 2, n - pos - 4)):
+            leaves_state[0] = True
         elif marker == 0xDB:
             has_dqt = True
         elif (0xC0 <= marker <= 0xCF and marker != 0xC8 and marker != 0xCC
@@ -641,7 +673,7 @@ cdef class _Worker:
     cdef int _decode_whole(self, _Image *im, int kind, size_t size,
                            int dst_w, int dst_h, bint allow_lowres) noexcept nogil:
         cdef int ret = 0, w, h, sample_bytes, lowres = 0
-        cdef bint self_contained = True, complete = True
+        cdef bint self_contained = True, complete = True, leaves_state = False
         cdef avc.AVCodecContext *ctx
         if kind == KIND_PNG:
             ret = _png_header(self.data, size, &w, &h, &sample_bytes)
@@ -652,7 +684,7 @@ cdef class _Worker:
                 return ret
         if kind == KIND_JPEG:
             ret = _jpeg_header(self.data, size, &w, &h, &sample_bytes, &self_contained,
-                               &complete)
+                               &complete, &leaves_state)
             if ret < 0:
                 return ret
             ret = self._check_limits(im, w, h, sample_bytes)
@@ -676,8 +708,9 @@ cdef class _Worker:
         ret = self._decode(ctx, self.packet)
         self.packet.data = NULL
         self.packet.size = 0
-        if ret < 0 or kind == KIND_PNG:
-            # Whatever state a failure left behind must not touch the next image. The png
+        if ret < 0 or kind == KIND_PNG or leaves_state:
+            # Whatever state a failure or a JPEG's sticky segments left behind must not touch
+            # the next image. The png
             # decoder also keeps state from one picture to the next that a flush does not
             # clear (tested: a reused one decodes a later PNG wrongly), so it is opened per
             # image; that costs little next to inflating the data.
