@@ -88,19 +88,45 @@ def test_pixel_formats_equal_ffmpeg(images, pix_fmt, channels):
         np.testing.assert_array_equal(batch[i], _reference(images[kind], 57, 31, pix_fmt=pix_fmt))
 
 
-# Where swscale interpolates chroma to full width (4:4:4 input, or an odd output width), rgb24
-# and bgr24 may go through a planar GBR twin of the context, used only where a noise picture
-# gave the same bytes. Shrinking (the twin taken), same height and enlarging (two-tap vertical
-# paths, where swscale rounds packed output differently and the twin is refused).
+# rgb24 and bgr24 may go through a planar twin of the swscale context: planar G, B, R where
+# swscale interpolates chroma to full width (4:4:4 input, or an odd output width), 4:2:2 planes
+# and swscale's colour tables where it keeps chroma at half width. A twin is used only where a
+# noise picture gave the same bytes. Shrinking (twins taken), same height and enlarging (two-tap
+# vertical paths, where swscale rounds packed output differently and the twin is refused).
 @pytest.mark.parametrize("algo", ["bilinear", "bicubic", "area", "lanczos", "neighbor"])
 @pytest.mark.parametrize("size", [(96, 64), (97, 150), (201, 151), (399, 301)])
 @pytest.mark.parametrize("pix_fmt", ["rgb24", "bgr24"])
-def test_full_chroma_outputs_equal_ffmpeg(images, algo, size, pix_fmt):
+def test_twin_outputs_equal_ffmpeg(images, algo, size, pix_fmt):
     width, height = size
-    for kind in ["jpeg444", "jpeg420"]:
+    for kind in ["jpeg444", "jpeg420", "jpeg422"]:
         batch = _load([images[kind]], width, height, scale_algo=algo, pix_fmt=pix_fmt)
         ref = _reference(images[kind], width, height, algo=algo, pix_fmt=pix_fmt)
         np.testing.assert_array_equal(batch[0], ref, err_msg=kind)
+
+
+@pytest.mark.parametrize("pix_fmt", ["yuv420p", "yuv444p"])
+@pytest.mark.parametrize("container", ["jpg", "mkv"])
+def test_twins_in_limited_range_and_bt709(media_dir, pix_fmt, container):
+    # The colour tables' limited-range branch: a JPEG marked as ITU-R BT.601 video range, and
+    # a BT.709 picture (FFV1 in Matroska, through the general path) for another matrix.
+    d = media_dir / "image_batch_twins"
+    d.mkdir(exist_ok=True)
+    if container == "jpg":
+        extra = ["-strict", "unofficial"]
+    else:
+        extra = ["-c:v", "ffv1", "-color_range", "tv", "-colorspace", "bt709"]
+    path = media.make_image(
+        d / f"{pix_fmt}.{container}",
+        width=320,
+        height=240,
+        pix_fmt=pix_fmt,
+        source="mandelbrot",
+        extra=extra,
+    )
+    before = _image_batch.twin_images()
+    np.testing.assert_array_equal(_load([path], 96, 64)[0], _reference(path, 96, 64))
+    after = _image_batch.twin_images()
+    assert sum(after.values()) == sum(before.values()) + 1
 
 
 def test_a_jpegs_sticky_segments_do_not_reach_the_next_image(media_dir, images):
@@ -120,20 +146,26 @@ def test_a_jpegs_sticky_segments_do_not_reach_the_next_image(media_dir, images):
             np.testing.assert_array_equal(batch[i], ref, err_msg=f"{algo} {i}")
 
 
-def test_planar_twin_is_taken_where_it_agrees(images):
+def test_twins_are_taken_where_they_agree(images):
     def twin_used(path, width, height, **kwargs):
-        before = _image_batch.planar_twin_images()
+        before = _image_batch.twin_images()
         _load([path], width, height, **kwargs)
-        return _image_batch.planar_twin_images() - before
+        after = _image_batch.twin_images()
+        return {k: after[k] - before[k] for k in after if after[k] != before[k]}
 
-    # 4:4:4 shrunk: the twin gives swscale's bytes (the test above) and is used, every time.
-    assert twin_used(images["jpeg444"], 96, 64) == 1
-    assert twin_used(images["jpeg444"], 96, 64, pix_fmt="bgr24") == 1
-    # 4:2:0 at an even width: swscale's half-width chroma path, no twin to ask.
-    assert twin_used(images["jpeg420"], 96, 64) == 0
+    # Shrunk: the twins give swscale's bytes (the test above) and are used, every time.
+    assert twin_used(images["jpeg444"], 96, 64) == {"gbrp": 1}
+    assert twin_used(images["jpeg444"], 96, 64, pix_fmt="bgr24") == {"gbrp": 1}
+    assert twin_used(images["jpeg420"], 96, 64) == {"yuv": 1}
+    assert twin_used(images["jpeg420"], 97, 64) == {"gbrp": 1}  # odd width: full chroma
+    assert twin_used(images["jpeg422"], 96, 64) == {"yuv": 1}
+    # Half-width chroma into bgr24: swscale's own x86 kernels, which round otherwise.
+    assert twin_used(images["jpeg420"], 96, 64, pix_fmt="bgr24") == {}
+    # Enlarged with bilinear: swscale's two-tap packed path rounds otherwise, so no twin.
+    assert twin_used(images["jpeg444"], 399, 301) == {}
     # fast_bilinear and other output formats keep swscale's packed output.
-    assert twin_used(images["jpeg444"], 96, 64, scale_algo="fast_bilinear") == 0
-    assert twin_used(images["jpeg444"], 96, 64, pix_fmt="rgba") == 0
+    assert twin_used(images["jpeg444"], 96, 64, scale_algo="fast_bilinear") == {}
+    assert twin_used(images["jpeg420"], 96, 64, pix_fmt="rgba") == {}
 
 
 def test_mixed_batch_fills_every_slot_in_order(images):

@@ -14,9 +14,9 @@ What makes it fast (measured, see docs/performance.md):
 - swscale contexts are cached per thread, keyed by input and output size and format, and set up
   the way FFmpeg's ``scale`` filter sets them up, so the bytes equal
   ``ffmpeg -i SRC -vf scale=W:H:flags=ALGO,format=PIX_FMT``.
-- For 4:4:4 pictures (and odd output widths) going to rgb24 or bgr24, swscale's planar GBR
-  output, which has SIMD kernels, replaces its packed full-chroma output, which does not; only
-  where the two agree byte for byte (see "swscale contexts and their planar twins").
+- For rgb24 and bgr24, swscale's planar output, which has SIMD kernels, replaces its packed
+  output, which does not, followed by an interleave or swscale's own colour tables; only where
+  the two agree byte for byte (see "swscale contexts and their planar twins").
 - Optionally the mjpeg decoder downscales by 2, 4 or 8 in the DCT domain (``lowres``) when the
   image is at least that many times larger than the target, leaving a smaller swscale step.
 
@@ -80,7 +80,10 @@ cdef enum:
 cdef enum:
     MAX_LOWRES = 3        # the mjpeg decoder's max_lowres
     NUM_SCALERS = 16      # swscale contexts kept per thread (distinct input/output sizes)
-    NUM_VERDICTS = 256    # planar-twin verdicts kept per thread (direct-mapped by key)
+    NUM_VERDICTS = 256    # twin verdicts kept per thread (direct-mapped by key)
+    TWIN_NONE = 0
+    TWIN_GBRP = 1         # full-chroma packed output: planar G, B, R, interleaved
+    TWIN_YUV = 2          # half-chroma packed output: 4:2:2 planes, then the colour tables
     SCRATCH_ALIGN = 64
     AV_EAGAIN = -11
 
@@ -141,15 +144,17 @@ cdef struct _ScaleKey:
 
 cdef struct _Scaler:
     sws.SwsContext *ctx
-    sws.SwsContext *planar    # the GBRP twin that gives ctx's bytes faster (see below), or NULL
+    sws.SwsContext *twin      # a planar twin that gives ctx's bytes faster (see below), or NULL
+    int twin_kind             # TWIN_*
+    _RgbTables *tables        # TWIN_YUV: swscale's YCbCr-to-RGB tables, built the same way
     _ScaleKey key
     unsigned long last_use
 
 
-# The planar-twin verdict of a key: 0 not known, 1 the twin gives the same bytes, -1 it does not.
+# The twin verdict of a key: 0 not known, 1 the twin gives the same bytes, -1 it does not.
 cdef struct _Verdict:
     _ScaleKey key
-    int planar_same
+    int twin_same
 
 
 cdef inline int _read_be16(const uint8_t *p) noexcept nogil:
@@ -294,24 +299,126 @@ cdef int _lowres_for(int w, int h, int dst_w, int dst_h) noexcept nogil:
 
 # --- swscale contexts and their planar twins ----------------------------------------------
 #
-# Where swscale interpolates chroma to full width for packed RGB output (always for 4:4:4 input,
-# and for any 8-bit YCbCr input when the output width is odd), its vertical pass and colour
-# matrix for rgb24/bgr24 run in plain C, one pixel at a time (yuv2rgb_full_X_c): on a 4:4:4 JPEG
-# going to 224x224 that stage costs more than the rest of the resize. The same arithmetic for
-# planar GBR output has SIMD kernels (libswscale/x86/output.asm, yuv2gbrp_full_X), so the
-# picture can go through a GBRP twin of the context and be interleaved into the slot.
+# For rgb24 and bgr24 output, swscale's vertical pass and colour conversion run in plain C, one
+# pixel at a time: yuv2rgb_full_X_c where it interpolates chroma to full width (4:4:4 input, or
+# an odd output width), yuv2rgb_X_c with half-width chroma otherwise. On a 224x224 output that
+# stage costs as much as all the rest of the resize. The same sums have SIMD kernels for planar
+# output, so a picture can go through a planar twin of the context instead:
 #
-# The twin's bytes are not equal in every case (swscale has separate one- and two-tap vertical
-# paths for packed output that round differently, and other FFmpeg builds may differ again), so
-# it is never assumed: when a context is made, both are run on a noise picture of the same size
-# and format, and the twin is used only if every byte agrees. The verdict is kept per key, so
-# the check runs once per key and thread.
+# - TWIN_GBRP (full chroma): planar G, B, R (libswscale/x86/output.asm, yuv2gbrp_full_X does
+#   the packed path's arithmetic), interleaved into the slot.
+# - TWIN_YUV (half chroma): 4:2:2 planes at the output size, made with SWS_ACCURATE_RND (the
+#   vertical kernels that round as the packed path does: (sum + 2^18) >> 19, clipped) and no
+#   range change, then swscale's lookup tables for 24-bit RGB (libswscale/yuv2rgb.c), built
+#   here from the context's colour details, give each pixel pair its bytes.
+#
+# The twin's bytes are not equal in every case (swscale has one- and two-tap vertical paths for
+# packed output that round differently, the packed path does not clip luma before its tables,
+# and other FFmpeg builds may differ again), so it is never assumed: when a context is made,
+# both are run on a noise picture of the same size and format, and the twin is used only if
+# every byte agrees. The verdict is kept per key, so the check runs once per key and thread.
+
+cdef extern from *:
+    """
+    #include <stdlib.h>
+
+    /* swscale's YCbCr-to-RGB lookup for 24-bit output (libswscale/yuv2rgb.c,
+       ff_yuv2rgb_c_init_tables, and output.c, yuv2rgb_X_c_template), as offsets into one
+       clipped luma ramp: R = y[yoffs + rv[V] + Y], G = y[yoffs + gu[U] + gv[V] + Y],
+       B = y[yoffs + bu[U] + Y]. */
+    typedef struct {
+        int yoffs;
+        int rv[256], gu[256], gv[256], bu[256];
+        uint8_t y[2048];
+    } spdl_rgb_tables;
+
+    static spdl_rgb_tables *spdl_rgb_tables_new(const int inv[4], int full_range,
+                                                int brightness, int contrast, int saturation)
+    {
+        spdl_rgb_tables *t = malloc(sizeof(*t));
+        int64_t crv = inv[0], cbu = inv[1], cgu = -inv[2], cgv = -inv[3];
+        int64_t cy = 1 << 16, oy = 0, yb;
+        int i;
+        if (!t)
+            return NULL;
+        if (!full_range) {
+            cy = (cy * 255) / 219;
+            oy = 16 << 16;
+        } else {
+            crv = (crv * 224) / 255;
+            cbu = (cbu * 224) / 255;
+            cgu = (cgu * 224) / 255;
+            cgv = (cgv * 224) / 255;
+        }
+        cy = (cy * contrast) >> 16;
+        crv = (crv * contrast * saturation) >> 32;
+        cbu = (cbu * contrast * saturation) >> 32;
+        cgu = (cgu * contrast * saturation) >> 32;
+        cgv = (cgv * contrast * saturation) >> 32;
+        oy -= 256LL * brightness;
+        if (cy < 1)
+            cy = 1;
+        crv = (crv * 65536 + 0x8000) / cy;
+        cbu = (cbu * 65536 + 0x8000) / cy;
+        cgu = (cgu * 65536 + 0x8000) / cy;
+        cgv = (cgv * 65536 + 0x8000) / cy;
+        /* The ramp: 512 entries of headroom below and above the 1024 the range needs. */
+        yb = -(384 << 16) - 512 * cy - oy;
+        for (i = 0; i < 2048; i++) {
+            int64_t v = (yb + 0x8000) >> 16;
+            t->y[i] = v < 0 ? 0 : v > 255 ? 255 : (uint8_t)v;
+            yb += cy;
+        }
+        t->yoffs = (full_range ? 384 : 326) + 512;
+        for (i = 0; i < 256; i++) {
+            t->rv[i] = (int)(-(crv >> 9) + ((i * crv) >> 16));
+            t->gu[i] = (int)(-(cgu >> 9) + ((i * cgu) >> 16));
+            t->gv[i] = (int)(-(cgv >> 9) + ((i * cgv) >> 16));
+            t->bu[i] = (int)(-(cbu >> 9) + ((i * cbu) >> 16));
+        }
+        return t;
+    }
+
+    /* One row: luma y[0..w), chroma u, v[0..w/2) (w even); bgr swaps the outer bytes. */
+    static void spdl_yuv422_row_to_rgb24(uint8_t *dst, const uint8_t *y, const uint8_t *u,
+                                         const uint8_t *v, int w, const spdl_rgb_tables *t,
+                                         int bgr)
+    {
+        const uint8_t *ramp = t->y + t->yoffs;
+        int i;
+        for (i = 0; i < w / 2; i++) {
+            const uint8_t *r = ramp + t->rv[v[i]];
+            const uint8_t *g = ramp + t->gu[u[i]] + t->gv[v[i]];
+            const uint8_t *b = ramp + t->bu[u[i]];
+            const uint8_t *first = bgr ? b : r, *last = bgr ? r : b;
+            int y1 = y[2 * i], y2 = y[2 * i + 1];
+            dst[6 * i] = first[y1];
+            dst[6 * i + 1] = g[y1];
+            dst[6 * i + 2] = last[y1];
+            dst[6 * i + 3] = first[y2];
+            dst[6 * i + 4] = g[y2];
+            dst[6 * i + 5] = last[y2];
+        }
+    }
+    """
+    ctypedef struct _RgbTables "spdl_rgb_tables":
+        pass
+    _RgbTables *_rgb_tables_new "spdl_rgb_tables_new" (
+        const int *inv, int full_range, int brightness, int contrast, int saturation) noexcept nogil
+    void _rgb_tables_free "free" (_RgbTables *t) noexcept nogil
+    void _yuv422_row_to_rgb24 "spdl_yuv422_row_to_rgb24" (
+        uint8_t *dst, const uint8_t *y, const uint8_t *u, const uint8_t *v, int w,
+        const _RgbTables *t, int bgr) noexcept nogil
+
 
 cdef sws.SwsContext *_new_context(const avu.AVFrame *f, int dst_w, int dst_h, int dst_fmt,
-                                  int flags) noexcept nogil:
+                                  int flags, bint keep_range=False) noexcept nogil:
     """A swscale context from ``f``'s size and format, with its colour details as the scale
-    filter sets them."""
+    filter sets them; ``keep_range``: a YCbCr output in the input's range (no conversion)."""
     cdef sws.SwsContext *ctx
+    cdef int *inv_table
+    cdef int *table
+    cdef int src_range, dst_range, brightness, contrast, saturation
     if _gather_policy == 2:
         # Only while this context picks its kernels (see "swscale's AVX2 gather kernels").
         PyThread_acquire_lock(_cpu_flags_lock, 1)
@@ -320,28 +427,69 @@ cdef sws.SwsContext *_new_context(const avu.AVFrame *f, int dst_w, int dst_h, in
                              <avu.AVPixelFormat>dst_fmt, flags, NULL, NULL, NULL)
     if ctx != NULL:
         set_frame_colors(ctx, f)
+        if keep_range:
+            sws.sws_getColorspaceDetails(ctx, &inv_table, &src_range, &table, &dst_range,
+                                         &brightness, &contrast, &saturation)
+            sws.sws_setColorspaceDetails(ctx, inv_table, src_range, table, src_range,
+                                         brightness, contrast, saturation)
     if _gather_policy == 2:
         avu.av_force_cpu_flags(_base_cpu_flags)
         PyThread_release_lock(_cpu_flags_lock)
     return ctx
 
 
-cdef bint _may_have_planar_twin(int src_fmt, int dst_w, int dst_fmt, int flags) noexcept nogil:
-    """Whether swscale takes its full-chroma packed path for this job (libswscale/utils.c):
-    8-bit planar YCbCr in, rgb24 or bgr24 out, not fast_bilinear, and chroma that is not
-    subsampled or an odd output width."""
+cdef int _twin_kind(int src_fmt, int dst_w, int dst_fmt, int flags) noexcept nogil:
+    """The twin that may stand in for swscale's packed output of this job: 8-bit planar YCbCr
+    in, rgb24 or bgr24 out, not fast_bilinear. Full chroma where swscale forces it
+    (libswscale/utils.c: chroma not subsampled, or an odd output width), half otherwise (rgb24
+    only)."""
     cdef const avu.AVPixFmtDescriptor *desc
     if dst_fmt != avu.AV_PIX_FMT_RGB24 and dst_fmt != avu.AV_PIX_FMT_BGR24:
-        return False
+        return TWIN_NONE
     if flags & sws.SWS_FAST_BILINEAR:
-        return False
+        return TWIN_NONE
     desc = avu.av_pix_fmt_desc_get(<avu.AVPixelFormat>src_fmt)
     if (desc == NULL or desc.nb_components != 3 or not (desc.flags & avu.AV_PIX_FMT_FLAG_PLANAR)
             or desc.flags & (avu.AV_PIX_FMT_FLAG_RGB | avu.AV_PIX_FMT_FLAG_HWACCEL)):
-        return False
+        return TWIN_NONE
     if desc.comp[0].depth != 8 or desc.comp[1].depth != 8 or desc.comp[2].depth != 8:
-        return False
-    return (dst_w & 1) != 0 or (desc.log2_chroma_w == 0 and desc.log2_chroma_h == 0)
+        return TWIN_NONE
+    if (dst_w & 1) != 0 or (desc.log2_chroma_w == 0 and desc.log2_chroma_h == 0):
+        return TWIN_GBRP
+    # Half-width chroma into bgr24 has x86 MMX kernels of its own (yuv2bgr24_X, rounding
+    # otherwise than the C path the tables repeat), so only rgb24 gets that twin.
+    return TWIN_YUV if dst_fmt == avu.AV_PIX_FMT_RGB24 else TWIN_NONE
+
+
+cdef int _make_twin(_Scaler *s, const avu.AVFrame *f, int kind) noexcept nogil:
+    """Give ``s`` its twin of ``kind`` (with its tables); 0, or a negative AVERROR code."""
+    cdef int *inv_table
+    cdef int *table
+    cdef int src_range, dst_range, brightness, contrast, saturation
+    cdef _ScaleKey *k = &s.key
+    if kind == TWIN_GBRP:
+        s.twin = _new_context(f, k.dst_width, k.dst_height, avu.AV_PIX_FMT_GBRP, k.flags)
+    else:
+        s.twin = _new_context(f, k.dst_width, k.dst_height, avu.AV_PIX_FMT_YUV422P,
+                              k.flags | sws.SWS_ACCURATE_RND, True)
+        if s.twin != NULL:
+            sws.sws_getColorspaceDetails(s.ctx, &inv_table, &src_range, &table, &dst_range,
+                                         &brightness, &contrast, &saturation)
+            s.tables = _rgb_tables_new(inv_table, src_range, brightness, contrast, saturation)
+    if s.twin == NULL or (kind == TWIN_YUV and s.tables == NULL):
+        _drop_twin(s)
+        return avu.AVERROR(ENOMEM)
+    s.twin_kind = kind
+    return 0
+
+
+cdef void _drop_twin(_Scaler *s) noexcept nogil:
+    sws.sws_freeContext(s.twin)
+    s.twin = NULL
+    if s.tables != NULL:
+        _rgb_tables_free(s.tables)
+        s.tables = NULL
+    s.twin_kind = TWIN_NONE
 
 
 cdef unsigned int _key_hash(const _ScaleKey *key) noexcept nogil:
@@ -353,22 +501,40 @@ cdef unsigned int _key_hash(const _ScaleKey *key) noexcept nogil:
     return h ^ (h >> 15)
 
 
-cdef int _scale_to_planes(sws.SwsContext *planar, const avu.AVFrame *f, uint8_t *out,
-                          int stride, size_t plane_bytes, int dst_h) noexcept nogil:
-    """Run the GBRP context: G, B and R planes at ``out``, ``plane_bytes`` apart."""
+cdef inline int _aligned(int n) noexcept nogil:
+    return (n + SCRATCH_ALIGN - 1) // SCRATCH_ALIGN * SCRATCH_ALIGN
+
+
+cdef int _run_twin(const _Scaler *s, const avu.AVFrame *f, uint8_t *scratch, uint8_t *dst,
+                   int dst_fmt) noexcept nogil:
+    """Resize ``f`` through ``s``'s twin into three planes of ``_aligned(dst_width)`` by
+    ``dst_height`` bytes in ``scratch``, then into ``dst``'s packed (H, W, 3) rows."""
+    cdef int w = s.key.dst_width, h = s.key.dst_height
+    cdef int stride = _aligned(w)
+    cdef int chroma_stride = stride if s.twin_kind == TWIN_GBRP else _aligned(w // 2)
+    cdef size_t plane_bytes = <size_t>stride * h
     cdef uint8_t *planes[4]
     cdef int strides[4]
-    cdef int ret
-    planes[0] = out
-    planes[1] = out + plane_bytes
-    planes[2] = out + 2 * plane_bytes
+    cdef int ret, y
+    planes[0] = scratch
+    planes[1] = scratch + plane_bytes
+    planes[2] = scratch + 2 * plane_bytes
     planes[3] = NULL
-    strides[0] = strides[1] = strides[2] = stride
+    strides[0] = stride
+    strides[1] = strides[2] = chroma_stride
     strides[3] = 0
-    ret = sws.sws_scale(planar, <const uint8_t *const *>f.data, f.linesize, 0, f.height,
+    ret = sws.sws_scale(s.twin, <const uint8_t *const *>f.data, f.linesize, 0, f.height,
                         planes, strides)
-    if ret != dst_h:
+    if ret != h:
         return ret if ret < 0 else avu.AVERROR_EXTERNAL
+    if s.twin_kind == TWIN_GBRP:
+        _interleave_gbr(dst, scratch, stride, plane_bytes, w, h, dst_fmt)
+    else:
+        for y in range(h):
+            _yuv422_row_to_rgb24(dst + <size_t>y * w * 3, planes[0] + <size_t>y * stride,
+                                 planes[1] + <size_t>y * chroma_stride,
+                                 planes[2] + <size_t>y * chroma_stride, w, s.tables,
+                                 dst_fmt == avu.AV_PIX_FMT_BGR24)
     return 0
 
 
@@ -459,48 +625,53 @@ cdef void _interleave_gbr(uint8_t *dst, const uint8_t *planes, int stride, size_
         last += stride
 
 
-cdef int _twins_agree(sws.SwsContext *packed, sws.SwsContext *planar, const avu.AVFrame *like,
-                      int dst_w, int dst_h, int dst_fmt) noexcept nogil:
-    """1 if ``planar`` interleaved gives ``packed``'s bytes on a noise picture of ``like``'s
-    size and format, -1 if any byte differs, 0 if it could not be told (out of memory)."""
-    cdef int stride = (dst_w + SCRATCH_ALIGN - 1) // SCRATCH_ALIGN * SCRATCH_ALIGN
-    cdef size_t plane_bytes = <size_t>stride * dst_h
-    cdef size_t row_bytes = <size_t>dst_w * 3
+cdef int _twins_agree(const _Scaler *s, const avu.AVFrame *like, int dst_fmt) noexcept nogil:
+    """1 if ``s``'s twin gives its context's bytes on two noise pictures of ``like``'s size
+    and format, -1 if any byte differs, 0 if it could not be told (out of memory). The first
+    picture's bytes are uniform noise, which shows any difference in rounding; the second's
+    are only 0 and 255, which drives filters with negative lobes (bicubic, lanczos) past the
+    ends of the range and so shows any difference in clipping."""
+    cdef int w = s.key.dst_width, h = s.key.dst_height
+    cdef int stride = _aligned(w)
+    cdef size_t row_bytes = <size_t>w * 3
     cdef avu.AVFrame *noise = avu.av_frame_alloc()
-    cdef uint8_t *planes_out = <uint8_t *>avu.av_malloc(3 * plane_bytes)
-    cdef uint8_t *mine = <uint8_t *>avu.av_malloc(row_bytes * dst_h)
-    cdef uint8_t *theirs = <uint8_t *>avu.av_malloc(3 * plane_bytes)
+    cdef uint8_t *scratch = <uint8_t *>avu.av_malloc(3 * <size_t>stride * h)
+    cdef uint8_t *mine = <uint8_t *>avu.av_malloc(row_bytes * h)
+    cdef uint8_t *theirs = <uint8_t *>avu.av_malloc(3 * <size_t>stride * h)
     cdef uint8_t *out[4]
     cdef int strides[4]
-    cdef int verdict = 0, y
-    if noise != NULL and planes_out != NULL and mine != NULL and theirs != NULL:
+    cdef int verdict = 0, y, binary
+    if noise != NULL and scratch != NULL and mine != NULL and theirs != NULL:
         noise.width, noise.height, noise.format = like.width, like.height, like.format
         if avu.av_frame_get_buffer(noise, 0) >= 0:
-            _fill_noise(noise)
-            out[0] = theirs
-            out[1] = out[2] = out[3] = NULL
-            strides[0] = 3 * stride   # a multiple of 16, as swscale's SIMD output wants
-            strides[1] = strides[2] = strides[3] = 0
-            if (sws.sws_scale(packed, <const uint8_t *const *>noise.data, noise.linesize, 0,
-                              noise.height, out, strides) == dst_h
-                    and _scale_to_planes(planar, noise, planes_out, stride, plane_bytes,
-                                         dst_h) == 0):
-                _interleave_gbr(mine, planes_out, stride, plane_bytes, dst_w, dst_h, dst_fmt)
-                verdict = 1
-                for y in range(dst_h):
-                    if memcmp(mine + y * row_bytes, theirs + <size_t>y * 3 * stride,
-                              row_bytes) != 0:
-                        verdict = -1
-                        break
+            verdict = 1
+    out[0] = theirs
+    out[1] = out[2] = out[3] = NULL
+    strides[0] = 3 * stride   # a multiple of 16, as swscale's SIMD output wants
+    strides[1] = strides[2] = strides[3] = 0
+    for binary in range(2):
+        if verdict != 1:
+            break
+        _fill_noise(noise, binary)
+        if (sws.sws_scale(s.ctx, <const uint8_t *const *>noise.data, noise.linesize, 0,
+                          noise.height, out, strides) != h
+                or _run_twin(s, noise, scratch, mine, dst_fmt) != 0):
+            verdict = 0
+            break
+        for y in range(h):
+            if memcmp(mine + y * row_bytes, theirs + <size_t>y * 3 * stride, row_bytes) != 0:
+                verdict = -1
+                break
     avu.av_frame_free(&noise)
-    avu.av_free(planes_out)
+    avu.av_free(scratch)
     avu.av_free(mine)
     avu.av_free(theirs)
     return verdict
 
 
-cdef void _fill_noise(avu.AVFrame *f) noexcept nogil:
-    """Every byte of ``f``'s three planes from a fixed xorshift sequence."""
+cdef void _fill_noise(avu.AVFrame *f, bint binary) noexcept nogil:
+    """Every byte of ``f``'s three planes from a fixed xorshift sequence: any value, or only
+    0 and 255 (``binary``)."""
     cdef const avu.AVPixFmtDescriptor *desc = avu.av_pix_fmt_desc_get(
         <avu.AVPixelFormat>f.format)
     cdef unsigned int state = 0x9E3779B9u
@@ -513,7 +684,10 @@ cdef void _fill_noise(avu.AVFrame *f) noexcept nogil:
             state ^= state << 13
             state ^= state >> 17
             state ^= state << 5
-            f.data[p][i] = <uint8_t>(state >> 24)
+            if binary:
+                f.data[p][i] = 255 if state >> 31 else 0
+            else:
+                f.data[p][i] = <uint8_t>(state >> 24)
 
 
 cdef class _Worker:
@@ -525,7 +699,7 @@ cdef class _Worker:
     cdef avu.AVFrame *frame
     cdef _Scaler scalers[NUM_SCALERS]
     cdef _Verdict verdicts[NUM_VERDICTS]
-    cdef unsigned long planar_images   # pictures resized through a planar twin (for tests)
+    cdef unsigned long twin_images[3]   # pictures resized through each TWIN_* (for tests)
     cdef unsigned long clock
     cdef uint8_t *data              # encoded bytes of the current image, padded for the decoder
     cdef size_t capacity
@@ -547,9 +721,8 @@ cdef class _Worker:
                 avc.avcodec_free_context(&self.decoders[k][l])
         for k in range(NUM_SCALERS):
             sws.sws_freeContext(self.scalers[k].ctx)
-            sws.sws_freeContext(self.scalers[k].planar)
             self.scalers[k].ctx = NULL
-            self.scalers[k].planar = NULL
+            _drop_twin(&self.scalers[k])
         avc.av_packet_free(&self.packet)
         avu.av_frame_free(&self.frame)
         avu.av_freep(&self.data)
@@ -733,6 +906,7 @@ cdef class _Worker:
         cdef _Scaler *s
         cdef _ScaleKey key
         cdef _Verdict *verdict
+        cdef int kind
         memset(&key, 0, sizeof(_ScaleKey))
         key.src_width, key.src_height, key.src_format = f.width, f.height, f.format
         # The matrix set_frame_colors will pick for the frame.
@@ -751,7 +925,7 @@ cdef class _Worker:
                 victim = i
         s = &self.scalers[victim]
         sws.sws_freeContext(s.ctx)
-        sws.sws_freeContext(s.planar)
+        _drop_twin(s)
         memset(s, 0, sizeof(_Scaler))
         s.ctx = _new_context(f, dst_w, dst_h, dst_fmt, flags)
         if s.ctx == NULL:
@@ -759,20 +933,19 @@ cdef class _Worker:
             return NULL
         s.key = key
         s.last_use = self.clock
-        if _may_have_planar_twin(f.format, dst_w, dst_fmt, flags):
+        kind = _twin_kind(f.format, dst_w, dst_fmt, flags)
+        if kind != TWIN_NONE:
             verdict = &self.verdicts[_key_hash(&key) % NUM_VERDICTS]
             if memcmp(&verdict.key, &key, sizeof(_ScaleKey)) != 0:
                 verdict.key = key
-                verdict.planar_same = 0
-            if verdict.planar_same >= 0:
-                s.planar = _new_context(f, dst_w, dst_h, avu.AV_PIX_FMT_GBRP, flags)
-            if s.planar != NULL and verdict.planar_same == 0:
-                verdict.planar_same = _twins_agree(s.ctx, s.planar, f, dst_w, dst_h, dst_fmt)
-            if verdict.planar_same <= 0:
-                # Not the same bytes, or not known (out of memory while checking): swscale's
-                # own packed output it is.
-                sws.sws_freeContext(s.planar)
-                s.planar = NULL
+                verdict.twin_same = 0
+            if verdict.twin_same >= 0 and _make_twin(s, f, kind) == 0:
+                if verdict.twin_same == 0:
+                    verdict.twin_same = _twins_agree(s, f, dst_fmt)
+                if verdict.twin_same <= 0:
+                    # Not the same bytes, or not known (out of memory while checking):
+                    # swscale's own packed output it is.
+                    _drop_twin(s)
         return s
 
     cdef int _reserve_scratch(self, size_t n) noexcept nogil:
@@ -801,9 +974,9 @@ cdef class _Worker:
         if s == NULL:
             avu.av_frame_unref(f)
             return ret
-        if s.planar != NULL:
-            self.planar_images += 1
-            return self._scale_planar(s.planar, dst, dst_w, dst_h, dst_fmt)
+        if s.twin != NULL:
+            self.twin_images[s.twin_kind] += 1
+            return self._scale_twin(s, dst, dst_fmt)
         # swscale's SIMD output wants 16-byte aligned rows (it warns and slows down otherwise);
         # a slot that is not aligned gets the picture through an aligned scratch area.
         if (<uintptr_t>dst) % 16 or row_bytes % 16:
@@ -827,23 +1000,15 @@ cdef class _Worker:
                 memcpy(dst + <size_t>y * row_bytes, out + <size_t>y * stride, row_bytes)
         return 0
 
-    cdef int _scale_planar(self, sws.SwsContext *planar, uint8_t *dst, int dst_w, int dst_h,
-                           int dst_fmt) noexcept nogil:
-        """Resize ``frame`` into G, B and R planes in the scratch area, interleave them into
-        ``dst`` (a (H, W, 3) slot) and release the frame."""
-        cdef avu.AVFrame *f = self.frame
-        cdef int stride = (dst_w + SCRATCH_ALIGN - 1) // SCRATCH_ALIGN * SCRATCH_ALIGN
-        cdef size_t plane_bytes = <size_t>stride * dst_h
-        cdef int ret = self._reserve_scratch(3 * plane_bytes)
-        if ret < 0:
-            avu.av_frame_unref(f)
-            return ret
-        ret = _scale_to_planes(planar, f, self.scratch, stride, plane_bytes, dst_h)
-        avu.av_frame_unref(f)
-        if ret < 0:
-            return ret
-        _interleave_gbr(dst, self.scratch, stride, plane_bytes, dst_w, dst_h, dst_fmt)
-        return 0
+    cdef int _scale_twin(self, const _Scaler *s, uint8_t *dst, int dst_fmt) noexcept nogil:
+        """Resize ``frame`` through ``s``'s twin into ``dst`` (a (H, W, 3) slot) and release
+        the frame."""
+        cdef int ret = self._reserve_scratch(
+            3 * <size_t>_aligned(s.key.dst_width) * s.key.dst_height)
+        if ret == 0:
+            ret = _run_twin(s, self.frame, self.scratch, dst, dst_fmt)
+        avu.av_frame_unref(self.frame)
+        return ret
 
     # --- the loops ----------------------------------------------------------------------------
 
@@ -1043,10 +1208,11 @@ def swscale_gathers_avoided():
     return None if _gather_policy == 0 else _gather_policy == 2
 
 
-def planar_twin_images():
-    """How many pictures this thread has resized through a planar twin (see
-    "swscale contexts and their planar twins")."""
-    return _worker().planar_images
+def twin_images():
+    """How many pictures this thread has resized through each kind of planar twin, as
+    ``{"gbrp": n, "yuv": n}`` (see "swscale contexts and their planar twins")."""
+    cdef _Worker w = _worker()
+    return {"gbrp": w.twin_images[TWIN_GBRP], "yuv": w.twin_images[TWIN_YUV]}
 
 
 _local = threading.local()
