@@ -32,8 +32,14 @@ Usage::
     python bench/image_pipeline.py --gil-held --consumer  # ... with a Python thread running too
     python bench/image_pipeline.py --only spdl,spdl-0.8.0 --rounds 5
     python bench/image_pipeline.py --lowres-study       # jpeg_lowres: speed and accuracy
+    python bench/image_pipeline.py --chroma 420         # the same pictures as 4:2:0 JPEGs
 
-Writes ``bench/results/image_pipeline.json`` (``--out`` to change).
+The default folder holds 4:4:4 JPEGs (what the ``ffmpeg`` command line's mjpeg encoder makes of
+RGB pictures); ``--chroma 420`` makes and uses a second folder with the same pictures as 4:2:0,
+the layout libjpeg writes by default and most photos have.
+
+Writes ``bench/results/image_pipeline.json`` (``image_pipeline_420.json`` with ``--chroma 420``;
+``--out`` to change).
 """
 
 from __future__ import annotations
@@ -64,13 +70,15 @@ GIL_HELD = "spdl-gil-held"
 # --- data ---------------------------------------------------------------------------------------
 
 
-def make_images(count: int) -> list[Path]:
+def make_images(count: int, chroma: str = "444") -> list[Path]:
     """``count`` JPEGs under bench/.data/imagenet_like, made once by the ffmpeg command line.
 
     Content: frames of a zooming Mandelbrot with film-grain noise (fixed seeds), encoded at
-    qscale 3, which lands at about 107 KB for 500x375, like ImageNet's photos.
+    qscale 3, which lands at about 107 KB for 500x375 in 4:4:4, like ImageNet's photos.
+    ``chroma="420"``: the same frames with chroma halved both ways (yuvj420p).
     """
-    folder = DATA / f"n{count}"
+    folder = DATA / (f"n{count}" if chroma == "444" else f"n{count}_{chroma}")
+    pix_fmt = ["-pix_fmt", "yuvj420p"] if chroma == "420" else []
     stamp = folder / ".complete"
     if stamp.exists():
         return sorted(folder.glob("*.JPEG"))
@@ -87,7 +95,8 @@ def make_images(count: int) -> list[Path]:
         )
         subprocess.run(
             ["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-f", "lavfi",
-             "-i", source, "-frames:v", str(n), "-q:v", "3", "-start_number", str(made),
+             "-i", source, *pix_fmt, "-frames:v", str(n), "-q:v", "3",
+             "-start_number", str(made),
              "-y", str(folder / "img_%05d.JPEG")],
             check=True,
         )  # fmt: skip
@@ -480,7 +489,7 @@ def _ratio_table(rounds: list[dict[str, float]], ours: str) -> dict[str, dict]:
 
 
 def parent(args) -> None:
-    images = make_images(args.images)
+    images = make_images(args.images, args.chroma)
     impls = args.only.split(",") if args.only else list(CONTENDERS)
     if args.gil_held and GIL_HELD not in impls:
         impls.insert(1, GIL_HELD)
@@ -490,7 +499,7 @@ def parent(args) -> None:
     pythons = {impl: interpreter(impl) for impl in impls}
     sizes = [p.stat().st_size for p in images]
     print(
-        f"[bench] {len(images)} JPEGs, mean {statistics.mean(sizes) / 1e3:.0f} KB, "
+        f"[bench] {len(images)} JPEGs ({args.chroma}), mean {statistics.mean(sizes) / 1e3:.0f} KB, "
         f"contenders {impls}, threads {args.threads}",
         file=sys.stderr,
     )
@@ -558,6 +567,7 @@ def parent(args) -> None:
         {
             "benchmark": "image_pipeline",
             "images": len(images),
+            "chroma": args.chroma,
             "mean_jpeg_bytes": statistics.mean(sizes),
             "batch": BATCH,
             "size": SIZE,
@@ -610,10 +620,18 @@ def main() -> None:
     parser.add_argument(
         "--lowres-study", action="store_true", help="measure jpeg_lowres on large photos instead"
     )
-    parser.add_argument("--out", default=str(h.RESULTS / "image_pipeline.json"))
+    parser.add_argument(
+        "--chroma", choices=["444", "420"], default="444", help="chroma layout of the JPEGs"
+    )
+    parser.add_argument("--out", default=None, help="the JSON to write")
     parser.add_argument("--impl", help=argparse.SUPPRESS)
     parser.add_argument("--json-out", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.out is None:
+        name = (
+            "image_pipeline.json" if args.chroma == "444" else f"image_pipeline_{args.chroma}.json"
+        )
+        args.out = str(h.RESULTS / name)
     if args.impl:
         args.threads = int(args.threads)
         child(args)
