@@ -8,6 +8,8 @@ decode it, stretch it to 224x224 RGB with a bilinear filter, and stack 32 of the
                      N threads (by ``concurrent.futures`` threads if the pipeline is missing).
 - ``spdl-fast``      ours with ``scale_algo="fast_bilinear"``: two taps, no antialiasing, the
                      same kind of filter as OpenCV's INTER_LINEAR (a like-for-like line).
+- ``spdl-packed``    ours with the planar twins off (``_image_batch.use_twins(False)``):
+                     swscale's own packed rgb24 output, same bytes; what the twins buy.
 - ``spdl-gil-held``  the same as ``spdl``, from a build with ``-Drelease_gil=false``
                      (``--gil-held``).
 - ``spdl-0.8.0``     the real spdl from PyPI, its ``load_image_batch`` with the same filter
@@ -63,7 +65,10 @@ BATCH = 32
 SIZE = 224
 # ImageNet's commonest sizes; each gets an equal share of the folder.
 SIZES = [(500, 375), (500, 333), (375, 500), (500, 400), (400, 300), (500, 357), (333, 500)]
-CONTENDERS = ["spdl", "spdl-fast", "spdl-0.8.0", "pil-processes", "pil-threads", "opencv-threads"]
+CONTENDERS = [
+    "spdl", "spdl-fast", "spdl-packed", "spdl-0.8.0", "pil-processes", "pil-threads",
+    "opencv-threads",
+]  # fmt: skip
 GIL_HELD = "spdl-gil-held"
 
 
@@ -293,6 +298,10 @@ def child(args) -> None:
     import numpy as np
 
     _ALGO = "fast_bilinear" if args.impl == "spdl-fast" else "bilinear"
+    if args.impl == "spdl-packed":
+        from spdl._ext import _image_batch
+
+        _image_batch.use_twins(False)
 
     paths = [str(p) for p in sorted(Path(args.images).glob("*.JPEG"))]
     batches = [paths[i : i + BATCH] for i in range(0, len(paths), BATCH)]
@@ -395,7 +404,7 @@ def gil_held_python() -> Path:
 
 
 def interpreter(impl: str) -> Path:
-    if impl in ("spdl", "spdl-fast"):
+    if impl in ("spdl", "spdl-fast", "spdl-packed"):
         return Path(sys.executable)
     if impl == GIL_HELD:
         return gil_held_python()

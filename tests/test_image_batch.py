@@ -166,6 +166,16 @@ def test_twins_are_taken_where_they_agree(images):
     # fast_bilinear and other output formats keep swscale's packed output.
     assert twin_used(images["jpeg444"], 96, 64, scale_algo="fast_bilinear") == {}
     assert twin_used(images["jpeg420"], 96, 64, pix_fmt="rgba") == {}
+    # Switched off (for measuring them): swscale's packed output, the same bytes.
+    _image_batch.use_twins(False)
+    try:
+        assert twin_used(images["jpeg444"], 88, 56) == {}
+        np.testing.assert_array_equal(
+            _load([images["jpeg444"]], 88, 56)[0], _reference(images["jpeg444"], 88, 56)
+        )
+    finally:
+        _image_batch.use_twins(True)
+    assert twin_used(images["jpeg444"], 88, 40) == {"gbrp": 1}
 
 
 def test_mixed_batch_fills_every_slot_in_order(images):

@@ -90,6 +90,7 @@ cdef enum:
 # The swscale gather policy (see "swscale's AVX2 gather kernels" below): 0 not decided yet,
 # 1 keep FFmpeg's choice, 2 create our contexts with AV_CPU_FLAG_SLOW_GATHER set.
 cdef int _gather_policy = 0
+cdef bint _twins_enabled = True     # see use_twins()
 cdef int _base_cpu_flags = 0       # FFmpeg's CPU flags as found, restored after each use
 cdef PyThread_type_lock _cpu_flags_lock = PyThread_allocate_lock()
 _gather_lock = threading.Lock()
@@ -933,7 +934,7 @@ cdef class _Worker:
             return NULL
         s.key = key
         s.last_use = self.clock
-        kind = _twin_kind(f.format, dst_w, dst_fmt, flags)
+        kind = _twin_kind(f.format, dst_w, dst_fmt, flags) if _twins_enabled else TWIN_NONE
         if kind != TWIN_NONE:
             verdict = &self.verdicts[_key_hash(&key) % NUM_VERDICTS]
             if memcmp(&verdict.key, &key, sizeof(_ScaleKey)) != 0:
@@ -1206,6 +1207,15 @@ def swscale_gathers_avoided():
     process-wide CPU flags are never left changed (see the comment above this function).
     """
     return None if _gather_policy == 0 else _gather_policy == 2
+
+
+def use_twins(bint enabled):
+    """Let swscale contexts made from now on have planar twins (the default), or not.
+
+    For measuring what the twins buy (``bench/image_pipeline.py``'s ``spdl-packed``) and for
+    tests: the bytes are the same either way. Contexts already cached keep their twins."""
+    global _twins_enabled
+    _twins_enabled = enabled
 
 
 def twin_images():
