@@ -105,7 +105,16 @@ def _check(fn, what: str) -> None:
         f"{what}: native heap grew {grew['heap']} bytes over {CALLS} calls "
         f"({grew['heap'] / CALLS:.1f} bytes a call)"
     )
-    assert grew["rss"] < RSS_BOUND, f"{what}: RSS grew {grew['rss']} bytes over {CALLS} calls"
+    if grew["rss"] >= RSS_BOUND:
+        # RSS moves in pages and with the whole process: a fresh interpreter arena, or a thread
+        # an earlier test left finishing, can add a megabyte once (seen in a full-suite run,
+        # with the exact heap count flat). A leak grows again over the same number of calls.
+        again = _growth(fn)
+        print(f"{what}: again, heap {again['heap']:+d} B, RSS {again['rss']:+d} B")
+        assert again["rss"] < RSS_BOUND, (
+            f"{what}: RSS grew {grew['rss']} and then {again['rss']} bytes over {CALLS} calls "
+            f"each (threads alive: {[t.name for t in threading.enumerate()]})"
+        )
 
 
 KINDS = [
