@@ -321,6 +321,78 @@ cdef int _lowres_for(int w, int h, int dst_w, int dst_h) noexcept nogil:
 
 cdef extern from *:
     """
+    /* Three planes into one packed row: dst = a0 b0 c0 a1 b1 c1 ... On x86-64 with SSSE3, 16
+       pixels at a time with byte shuffles (GCC does not vectorize this loop by itself at
+       -std=c11); elsewhere, and for the last pixels, one at a time. */
+    static void spdl_interleave3_c(uint8_t *dst, const uint8_t *a, const uint8_t *b,
+                                   const uint8_t *c, int x, int w)
+    {
+        for (; x < w; x++) {
+            dst[3 * x] = a[x];
+            dst[3 * x + 1] = b[x];
+            dst[3 * x + 2] = c[x];
+        }
+    }
+
+    #if defined(__x86_64__) && defined(__GNUC__)
+    #include <tmmintrin.h>
+
+    /* Output byte k of a 48-byte group comes from vector k % 3, byte k / 3; -1 is zero. */
+    __attribute__((target("ssse3")))
+    static inline void spdl_store3_ssse3(uint8_t *dst, __m128i va, __m128i vb, __m128i vc)
+    {
+        const __m128i a0 = _mm_setr_epi8(0, -1, -1, 1, -1, -1, 2, -1, -1, 3, -1, -1, 4, -1, -1, 5);
+        const __m128i b0 = _mm_setr_epi8(-1, 0, -1, -1, 1, -1, -1, 2, -1, -1, 3, -1, -1, 4, -1, -1);
+        const __m128i c0 = _mm_setr_epi8(-1, -1, 0, -1, -1, 1, -1, -1, 2, -1, -1, 3, -1, -1, 4, -1);
+        const __m128i a1 = _mm_setr_epi8(-1, -1, 6, -1, -1, 7, -1, -1, 8, -1, -1, 9, -1, -1, 10, -1);
+        const __m128i b1 = _mm_setr_epi8(5, -1, -1, 6, -1, -1, 7, -1, -1, 8, -1, -1, 9, -1, -1, 10);
+        const __m128i c1 = _mm_setr_epi8(-1, 5, -1, -1, 6, -1, -1, 7, -1, -1, 8, -1, -1, 9, -1, -1);
+        const __m128i a2 = _mm_setr_epi8(-1, 11, -1, -1, 12, -1, -1, 13, -1, -1, 14, -1, -1, 15, -1, -1);
+        const __m128i b2 = _mm_setr_epi8(-1, -1, 11, -1, -1, 12, -1, -1, 13, -1, -1, 14, -1, -1, 15, -1);
+        const __m128i c2 = _mm_setr_epi8(10, -1, -1, 11, -1, -1, 12, -1, -1, 13, -1, -1, 14, -1, -1, 15);
+        __m128i *out = (__m128i *)dst;
+        _mm_storeu_si128(out, _mm_or_si128(_mm_or_si128(_mm_shuffle_epi8(va, a0),
+            _mm_shuffle_epi8(vb, b0)), _mm_shuffle_epi8(vc, c0)));
+        _mm_storeu_si128(out + 1, _mm_or_si128(_mm_or_si128(_mm_shuffle_epi8(va, a1),
+            _mm_shuffle_epi8(vb, b1)), _mm_shuffle_epi8(vc, c1)));
+        _mm_storeu_si128(out + 2, _mm_or_si128(_mm_or_si128(_mm_shuffle_epi8(va, a2),
+            _mm_shuffle_epi8(vb, b2)), _mm_shuffle_epi8(vc, c2)));
+    }
+
+    __attribute__((target("ssse3")))
+    static void spdl_interleave3_ssse3(uint8_t *dst, const uint8_t *a, const uint8_t *b,
+                                       const uint8_t *c, int w)
+    {
+        int x = 0;
+        for (; x + 16 <= w; x += 16)
+            spdl_store3_ssse3(dst + 3 * x, _mm_loadu_si128((const __m128i *)(a + x)),
+                              _mm_loadu_si128((const __m128i *)(b + x)),
+                              _mm_loadu_si128((const __m128i *)(c + x)));
+        spdl_interleave3_c(dst, a, b, c, x, w);
+    }
+
+    static void spdl_interleave3(uint8_t *dst, const uint8_t *a, const uint8_t *b,
+                                 const uint8_t *c, int w)
+    {
+        if (__builtin_cpu_supports("ssse3"))
+            spdl_interleave3_ssse3(dst, a, b, c, w);
+        else
+            spdl_interleave3_c(dst, a, b, c, 0, w);
+    }
+    #else
+    static void spdl_interleave3(uint8_t *dst, const uint8_t *a, const uint8_t *b,
+                                 const uint8_t *c, int w)
+    {
+        spdl_interleave3_c(dst, a, b, c, 0, w);
+    }
+    #endif
+    """
+    void _interleave3 "spdl_interleave3" (uint8_t *dst, const uint8_t *a, const uint8_t *b,
+                                          const uint8_t *c, int w) noexcept nogil
+
+
+cdef extern from *:
+    """
     #include <stdlib.h>
 
     /* swscale's YCbCr-to-RGB lookup for 24-bit output (libswscale/yuv2rgb.c,
@@ -331,6 +403,12 @@ cdef extern from *:
         int yoffs;
         int rv[256], gu[256], gv[256], bu[256];
         uint8_t y[2048];
+        /* With a luma step of exactly 1 (cy == 1 << 16: full range, default contrast), the
+           ramp is y[i] = clip(i + base - yoffs), so R = clip(Y + rv[V] + base) and likewise
+           for G and B: saturating 16-bit adds, done 16 pixels at a time below, with the
+           chroma terms computed from the coefficients rather than looked up. */
+        int linear, base;
+        int32_t crv, cgu, cgv, cbu;
     } spdl_rgb_tables;
 
     static spdl_rgb_tables *spdl_rgb_tables_new(const int inv[4], int full_range,
@@ -371,6 +449,12 @@ cdef extern from *:
             yb += cy;
         }
         t->yoffs = (full_range ? 384 : 326) + 512;
+        t->linear = cy == 1 << 16;
+        t->crv = (int32_t)crv;
+        t->cgu = (int32_t)cgu;
+        t->cgv = (int32_t)cgv;
+        t->cbu = (int32_t)cbu;
+        t->base = t->yoffs + (int)((-(384 << 16) - 512 * cy - oy + 0x8000) >> 16);
         for (i = 0; i < 256; i++) {
             t->rv[i] = (int)(-(crv >> 9) + ((i * crv) >> 16));
             t->gu[i] = (int)(-(cgu >> 9) + ((i * cgu) >> 16));
@@ -381,7 +465,7 @@ cdef extern from *:
     }
 
     /* One row: luma y[0..w), chroma u, v[0..w/2) (w even); bgr swaps the outer bytes. */
-    static void spdl_yuv422_row_to_rgb24(uint8_t *dst, const uint8_t *y, const uint8_t *u,
+    static void spdl_yuv422_row_to_rgb24_c(uint8_t *dst, const uint8_t *y, const uint8_t *u,
                                          const uint8_t *v, int w, const spdl_rgb_tables *t,
                                          int bgr)
     {
@@ -400,6 +484,63 @@ cdef extern from *:
             dst[6 * i + 4] = g[y2];
             dst[6 * i + 5] = last[y2];
         }
+    }
+
+    #if defined(__x86_64__) && defined(__GNUC__)
+    /* (x * c) >> 16 for 8 samples x in 0..255, exactly (the tables' term): with c = h * 2^16 + l,
+       l in 0..65535, it is x * h + ((x * l) >> 16), whatever c's sign. */
+    __attribute__((target("ssse3")))
+    static inline __m128i spdl_mul_shift16(__m128i x, int32_t c)
+    {
+        return _mm_add_epi16(_mm_mullo_epi16(x, _mm_set1_epi16((int16_t)(c >> 16))),
+                             _mm_mulhi_epu16(x, _mm_set1_epi16((int16_t)(c & 0xFFFF))));
+    }
+
+    /* The same row for linear tables, 16 pixels at a time: the chroma terms for 8 samples,
+       each added to its two pixels' luma with 16-bit saturation, packed to bytes with unsigned
+       saturation (the ramp's clip) and interleaved. */
+    __attribute__((target("ssse3")))
+    static void spdl_yuv422_row_to_rgb24_ssse3(uint8_t *dst, const uint8_t *y, const uint8_t *u,
+                                               const uint8_t *v, int w,
+                                               const spdl_rgb_tables *t, int bgr)
+    {
+        const __m128i zero = _mm_setzero_si128();
+        const __m128i kr = _mm_set1_epi16((int16_t)(t->base - (t->crv >> 9)));
+        const __m128i kg = _mm_set1_epi16((int16_t)(t->base - (t->cgu >> 9) - (t->cgv >> 9)));
+        const __m128i kb = _mm_set1_epi16((int16_t)(t->base - (t->cbu >> 9)));
+        int x, k;
+        for (x = 0; x + 16 <= w; x += 16) {
+            __m128i luma = _mm_loadu_si128((const __m128i *)(y + x));
+            __m128i lo = _mm_unpacklo_epi8(luma, zero);
+            __m128i hi = _mm_unpackhi_epi8(luma, zero);
+            __m128i cu = _mm_unpacklo_epi8(_mm_loadl_epi64((const __m128i *)(u + x / 2)), zero);
+            __m128i cv = _mm_unpacklo_epi8(_mm_loadl_epi64((const __m128i *)(v + x / 2)), zero);
+            __m128i off[3], out[3];
+            off[0] = _mm_add_epi16(kr, spdl_mul_shift16(cv, t->crv));
+            off[1] = _mm_add_epi16(kg, _mm_add_epi16(spdl_mul_shift16(cu, t->cgu),
+                                                     spdl_mul_shift16(cv, t->cgv)));
+            off[2] = _mm_add_epi16(kb, spdl_mul_shift16(cu, t->cbu));
+            for (k = 0; k < 3; k++)
+                out[k] = _mm_packus_epi16(
+                    _mm_adds_epi16(lo, _mm_unpacklo_epi16(off[k], off[k])),
+                    _mm_adds_epi16(hi, _mm_unpackhi_epi16(off[k], off[k])));
+            spdl_store3_ssse3(dst + 3 * x, out[bgr ? 2 : 0], out[1], out[bgr ? 0 : 2]);
+        }
+        spdl_yuv422_row_to_rgb24_c(dst + 3 * x, y + x, u + x / 2, v + x / 2, w - x, t, bgr);
+    }
+    #endif
+
+    static void spdl_yuv422_row_to_rgb24(uint8_t *dst, const uint8_t *y, const uint8_t *u,
+                                         const uint8_t *v, int w, const spdl_rgb_tables *t,
+                                         int bgr)
+    {
+    #if defined(__x86_64__) && defined(__GNUC__)
+        if (t->linear && __builtin_cpu_supports("ssse3")) {
+            spdl_yuv422_row_to_rgb24_ssse3(dst, y, u, v, w, t, bgr);
+            return;
+        }
+    #endif
+        spdl_yuv422_row_to_rgb24_c(dst, y, u, v, w, t, bgr);
     }
     """
     ctypedef struct _RgbTables "spdl_rgb_tables":
@@ -537,74 +678,6 @@ cdef int _run_twin(const _Scaler *s, const avu.AVFrame *f, uint8_t *scratch, uin
                                  planes[2] + <size_t>y * chroma_stride, w, s.tables,
                                  dst_fmt == avu.AV_PIX_FMT_BGR24)
     return 0
-
-
-cdef extern from *:
-    """
-    /* Three planes into one packed row: dst = a0 b0 c0 a1 b1 c1 ... On x86-64 with SSSE3, 16
-       pixels at a time with byte shuffles (GCC does not vectorize this loop by itself at
-       -std=c11); elsewhere, and for the last pixels, one at a time. */
-    static void spdl_interleave3_c(uint8_t *dst, const uint8_t *a, const uint8_t *b,
-                                   const uint8_t *c, int x, int w)
-    {
-        for (; x < w; x++) {
-            dst[3 * x] = a[x];
-            dst[3 * x + 1] = b[x];
-            dst[3 * x + 2] = c[x];
-        }
-    }
-
-    #if defined(__x86_64__) && defined(__GNUC__)
-    #include <tmmintrin.h>
-
-    __attribute__((target("ssse3")))
-    static void spdl_interleave3_ssse3(uint8_t *dst, const uint8_t *a, const uint8_t *b,
-                                       const uint8_t *c, int w)
-    {
-        /* Output byte k of a 48-byte group comes from plane k % 3, pixel k / 3; -1 is zero. */
-        const __m128i a0 = _mm_setr_epi8(0, -1, -1, 1, -1, -1, 2, -1, -1, 3, -1, -1, 4, -1, -1, 5);
-        const __m128i b0 = _mm_setr_epi8(-1, 0, -1, -1, 1, -1, -1, 2, -1, -1, 3, -1, -1, 4, -1, -1);
-        const __m128i c0 = _mm_setr_epi8(-1, -1, 0, -1, -1, 1, -1, -1, 2, -1, -1, 3, -1, -1, 4, -1);
-        const __m128i a1 = _mm_setr_epi8(-1, -1, 6, -1, -1, 7, -1, -1, 8, -1, -1, 9, -1, -1, 10, -1);
-        const __m128i b1 = _mm_setr_epi8(5, -1, -1, 6, -1, -1, 7, -1, -1, 8, -1, -1, 9, -1, -1, 10);
-        const __m128i c1 = _mm_setr_epi8(-1, 5, -1, -1, 6, -1, -1, 7, -1, -1, 8, -1, -1, 9, -1, -1);
-        const __m128i a2 = _mm_setr_epi8(-1, 11, -1, -1, 12, -1, -1, 13, -1, -1, 14, -1, -1, 15, -1, -1);
-        const __m128i b2 = _mm_setr_epi8(-1, -1, 11, -1, -1, 12, -1, -1, 13, -1, -1, 14, -1, -1, 15, -1);
-        const __m128i c2 = _mm_setr_epi8(10, -1, -1, 11, -1, -1, 12, -1, -1, 13, -1, -1, 14, -1, -1, 15);
-        int x = 0;
-        for (; x + 16 <= w; x += 16) {
-            __m128i va = _mm_loadu_si128((const __m128i *)(a + x));
-            __m128i vb = _mm_loadu_si128((const __m128i *)(b + x));
-            __m128i vc = _mm_loadu_si128((const __m128i *)(c + x));
-            __m128i *out = (__m128i *)(dst + 3 * x);
-            _mm_storeu_si128(out, _mm_or_si128(_mm_or_si128(_mm_shuffle_epi8(va, a0),
-                _mm_shuffle_epi8(vb, b0)), _mm_shuffle_epi8(vc, c0)));
-            _mm_storeu_si128(out + 1, _mm_or_si128(_mm_or_si128(_mm_shuffle_epi8(va, a1),
-                _mm_shuffle_epi8(vb, b1)), _mm_shuffle_epi8(vc, c1)));
-            _mm_storeu_si128(out + 2, _mm_or_si128(_mm_or_si128(_mm_shuffle_epi8(va, a2),
-                _mm_shuffle_epi8(vb, b2)), _mm_shuffle_epi8(vc, c2)));
-        }
-        spdl_interleave3_c(dst, a, b, c, x, w);
-    }
-
-    static void spdl_interleave3(uint8_t *dst, const uint8_t *a, const uint8_t *b,
-                                 const uint8_t *c, int w)
-    {
-        if (__builtin_cpu_supports("ssse3"))
-            spdl_interleave3_ssse3(dst, a, b, c, w);
-        else
-            spdl_interleave3_c(dst, a, b, c, 0, w);
-    }
-    #else
-    static void spdl_interleave3(uint8_t *dst, const uint8_t *a, const uint8_t *b,
-                                 const uint8_t *c, int w)
-    {
-        spdl_interleave3_c(dst, a, b, c, 0, w);
-    }
-    #endif
-    """
-    void _interleave3 "spdl_interleave3" (uint8_t *dst, const uint8_t *a, const uint8_t *b,
-                                          const uint8_t *c, int w) noexcept nogil
 
 
 cdef void _interleave_gbr(uint8_t *dst, const uint8_t *planes, int stride, size_t plane_bytes,
