@@ -315,9 +315,10 @@ cdef int _lowres_for(int w, int h, int dst_w, int dst_h) noexcept nogil:
 #
 # The twin's bytes are not equal in every case (swscale has one- and two-tap vertical paths for
 # packed output that round differently, the packed path does not clip luma before its tables,
-# and other FFmpeg builds may differ again), so it is never assumed: when a context is made,
-# both are run on a noise picture of the same size and format, and the twin is used only if
-# every byte agrees. The verdict is kept per key, so the check runs once per key and thread.
+# bgr24 with half-width chroma has x86 MMX kernels of its own, and other FFmpeg builds may
+# differ again), so it is never assumed: when a context is made, both are run on two noise
+# pictures of the same size and format (_twins_agree), and the twin is used only if every byte
+# agrees. The verdict is kept per key, so the check runs once per key and thread.
 
 cdef extern from *:
     """
