@@ -91,17 +91,19 @@ def test_pixel_formats_equal_ffmpeg(images, pix_fmt, channels):
 # rgb24 and bgr24 may go through a planar twin of the swscale context: planar G, B, R where
 # swscale interpolates chroma to full width (4:4:4 input, or an odd output width), 4:2:2 planes
 # and swscale's colour tables where it keeps chroma at half width. A twin is used only where a
-# noise picture gave the same bytes. Shrinking (twins taken), same height and enlarging (two-tap
-# vertical paths, where swscale rounds packed output differently and the twin is refused).
+# noise picture gave the same bytes, from a context's second picture on (so each case loads
+# the image twice). Shrinking (twins taken), same height and enlarging (two-tap vertical
+# paths, where swscale rounds packed output differently and the twin is refused).
 @pytest.mark.parametrize("algo", ["bilinear", "bicubic", "area", "lanczos", "neighbor"])
 @pytest.mark.parametrize("size", [(96, 64), (97, 150), (201, 151), (399, 301)])
 @pytest.mark.parametrize("pix_fmt", ["rgb24", "bgr24"])
 def test_twin_outputs_equal_ffmpeg(images, algo, size, pix_fmt):
     width, height = size
     for kind in ["jpeg444", "jpeg420", "jpeg422"]:
-        batch = _load([images[kind]], width, height, scale_algo=algo, pix_fmt=pix_fmt)
+        batch = _load([images[kind]] * 2, width, height, scale_algo=algo, pix_fmt=pix_fmt)
         ref = _reference(images[kind], width, height, algo=algo, pix_fmt=pix_fmt)
         np.testing.assert_array_equal(batch[0], ref, err_msg=kind)
+        np.testing.assert_array_equal(batch[1], ref, err_msg=kind)
 
 
 @pytest.mark.parametrize("pix_fmt", ["yuv420p", "yuv444p"])
@@ -124,9 +126,11 @@ def test_twins_in_limited_range_and_bt709(media_dir, pix_fmt, container):
         extra=extra,
     )
     before = _image_batch.twin_images()
-    np.testing.assert_array_equal(_load([path], 96, 64)[0], _reference(path, 96, 64))
+    batch = _load([path] * 2, 96, 64)
     after = _image_batch.twin_images()
     assert sum(after.values()) == sum(before.values()) + 1
+    np.testing.assert_array_equal(batch[0], _reference(path, 96, 64))
+    np.testing.assert_array_equal(batch[1], batch[0])
 
 
 def test_a_jpegs_sticky_segments_do_not_reach_the_next_image(media_dir, images):
@@ -147,13 +151,17 @@ def test_a_jpegs_sticky_segments_do_not_reach_the_next_image(media_dir, images):
 
 
 def test_twins_are_taken_where_they_agree(images):
-    def twin_used(path, width, height, **kwargs):
+    def twin_used(path, width, height, times=2, **kwargs):
         before = _image_batch.twin_images()
-        _load([path], width, height, **kwargs)
+        _load([path] * times, width, height, **kwargs)
         after = _image_batch.twin_images()
         return {k: after[k] - before[k] for k in after if after[k] != before[k]}
 
-    # Shrunk: the twins give swscale's bytes (the test above) and are used, every time.
+    # A context's first picture never goes through a twin: making and checking one only pays
+    # for a context that is used again.
+    assert twin_used(images["jpeg444"], 90, 60, times=1) == {}
+    assert twin_used(images["jpeg444"], 90, 60, times=1) == {"gbrp": 1}
+    # Shrunk: the twins give swscale's bytes (the test above) and are used from then on.
     assert twin_used(images["jpeg444"], 96, 64) == {"gbrp": 1}
     assert twin_used(images["jpeg444"], 96, 64, pix_fmt="bgr24") == {"gbrp": 1}
     assert twin_used(images["jpeg420"], 96, 64) == {"yuv": 1}

@@ -150,6 +150,7 @@ cdef struct _Scaler:
     _RgbTables *tables        # TWIN_YUV: swscale's YCbCr-to-RGB tables, built the same way
     _ScaleKey key
     unsigned long last_use
+    unsigned long uses        # pictures resized with it; a twin is tried at the second
 
 
 # The twin verdict of a key: 0 not known, 1 the twin gives the same bytes, -1 it does not.
@@ -318,7 +319,8 @@ cdef int _lowres_for(int w, int h, int dst_w, int dst_h) noexcept nogil:
 # bgr24 with half-width chroma has x86 MMX kernels of its own, and other FFmpeg builds may
 # differ again), so it is never assumed: when a context is made, both are run on two noise
 # pictures of the same size and format (_twins_agree), and the twin is used only if every byte
-# agrees. The verdict is kept per key, so the check runs once per key and thread.
+# agrees. The verdict is kept per key, so the check runs once per key and thread, and a twin is
+# only tried for a context's second picture (_Worker._attach_twin).
 
 cdef extern from *:
     """
@@ -980,8 +982,6 @@ cdef class _Worker:
         cdef int i, victim = 0
         cdef _Scaler *s
         cdef _ScaleKey key
-        cdef _Verdict *verdict
-        cdef int kind
         memset(&key, 0, sizeof(_ScaleKey))
         key.src_width, key.src_height, key.src_format = f.width, f.height, f.format
         # The matrix set_frame_colors will pick for the frame.
@@ -995,6 +995,9 @@ cdef class _Worker:
             s = &self.scalers[i]
             if s.ctx != NULL and memcmp(&s.key, &key, sizeof(_ScaleKey)) == 0:
                 s.last_use = self.clock
+                s.uses += 1
+                if s.uses == 2:
+                    self._attach_twin(s, f)
                 return s
             if s.last_use < self.scalers[victim].last_use:
                 victim = i
@@ -1008,20 +1011,31 @@ cdef class _Worker:
             return NULL
         s.key = key
         s.last_use = self.clock
-        kind = _twin_kind(f.format, dst_w, dst_fmt, flags) if _twins_enabled else TWIN_NONE
-        if kind != TWIN_NONE:
-            verdict = &self.verdicts[_key_hash(&key) % NUM_VERDICTS]
-            if memcmp(&verdict.key, &key, sizeof(_ScaleKey)) != 0:
-                verdict.key = key
-                verdict.twin_same = 0
-            if verdict.twin_same >= 0 and _make_twin(s, f, kind) == 0:
-                if verdict.twin_same == 0:
-                    verdict.twin_same = _twins_agree(s, f, dst_fmt)
-                if verdict.twin_same <= 0:
-                    # Not the same bytes, or not known (out of memory while checking):
-                    # swscale's own packed output it is.
-                    _drop_twin(s)
+        s.uses = 1
         return s
+
+    cdef void _attach_twin(self, _Scaler *s, const avu.AVFrame *f) noexcept nogil:
+        """Give ``s`` its planar twin if its key has one that gives the same bytes. Done at a
+        context's second picture, not its first: making the twin and checking it costs a few
+        pictures' worth of resizing, which only a context that is used again pays back (a
+        folder of many sizes makes most contexts once)."""
+        cdef _Verdict *verdict
+        cdef int kind = TWIN_NONE
+        if _twins_enabled:
+            kind = _twin_kind(s.key.src_format, s.key.dst_width, s.key.dst_format, s.key.flags)
+        if kind == TWIN_NONE:
+            return
+        verdict = &self.verdicts[_key_hash(&s.key) % NUM_VERDICTS]
+        if memcmp(&verdict.key, &s.key, sizeof(_ScaleKey)) != 0:
+            verdict.key = s.key
+            verdict.twin_same = 0
+        if verdict.twin_same >= 0 and _make_twin(s, f, kind) == 0:
+            if verdict.twin_same == 0:
+                verdict.twin_same = _twins_agree(s, f, s.key.dst_format)
+            if verdict.twin_same <= 0:
+                # Not the same bytes, or not known (out of memory while checking): swscale's
+                # own packed output it is.
+                _drop_twin(s)
 
     cdef int _reserve_scratch(self, size_t n) noexcept nogil:
         if n > self.scratch_capacity:
@@ -1284,10 +1298,11 @@ def swscale_gathers_avoided():
 
 
 def use_twins(bint enabled):
-    """Let swscale contexts made from now on have planar twins (the default), or not.
+    """Let swscale contexts get planar twins from now on (the default), or not.
 
     For measuring what the twins buy (``bench/image_pipeline.py``'s ``spdl-packed``) and for
-    tests: the bytes are the same either way. Contexts already cached keep their twins."""
+    tests: the bytes are the same either way. A context that already has its twin keeps it; one
+    that reached its second picture while twins were off never gets one."""
     global _twins_enabled
     _twins_enabled = enabled
 
