@@ -31,7 +31,7 @@ from cpython.pythread cimport (
     PyThread_type_lock,
 )
 from libc.errno cimport EINVAL, EISDIR, ENOENT, ENOMEM, ERANGE, errno
-from libc.stdint cimport int64_t, uint8_t, uintptr_t
+from libc.stdint cimport int64_t, uint8_t, uint64_t, uintptr_t
 from libc.string cimport memcmp, memcpy, memset
 from posix.fcntl cimport O_RDONLY
 from posix.fcntl cimport open as os_open
@@ -80,7 +80,7 @@ cdef enum:
 cdef enum:
     MAX_LOWRES = 3        # the mjpeg decoder's max_lowres
     NUM_SCALERS = 16      # swscale contexts kept per thread (distinct input/output sizes)
-    NUM_VERDICTS = 256    # twin verdicts kept per thread (direct-mapped by key)
+    NUM_VERDICTS = 1024   # twin verdicts kept for the process (direct-mapped by key)
     TWIN_NONE = 0
     TWIN_GBRP = 1         # full-chroma packed output: planar G, B, R, interleaved
     TWIN_YUV = 2          # half-chroma packed output: 4:2:2 planes, then the colour tables
@@ -319,8 +319,8 @@ cdef int _lowres_for(int w, int h, int dst_w, int dst_h) noexcept nogil:
 # bgr24 with half-width chroma has x86 MMX kernels of its own, and other FFmpeg builds may
 # differ again), so it is never assumed: when a context is made, both are run on two noise
 # pictures of the same size and format (_twins_agree), and the twin is used only if every byte
-# agrees. The verdict is kept per key, so the check runs once per key and thread, and a twin is
-# only tried for a context's second picture (_Worker._attach_twin).
+# agrees. The verdict is kept per key for the whole process, so the check runs once per key,
+# and a twin is only tried for a context's second picture (_Worker._attach_twin).
 
 cdef extern from *:
     """
@@ -637,6 +637,31 @@ cdef void _drop_twin(_Scaler *s) noexcept nogil:
     s.twin_kind = TWIN_NONE
 
 
+# The twin verdicts of the process: a verdict holds for every thread (the contexts are made the
+# same way), so each key is checked once however many threads (and pipelines) come and go.
+cdef _Verdict _verdicts[NUM_VERDICTS]
+cdef PyThread_type_lock _verdicts_lock = PyThread_allocate_lock()
+
+
+cdef int _known_verdict(const _ScaleKey *key) noexcept nogil:
+    """The verdict kept for ``key``: 1, -1, or 0 when none is kept."""
+    cdef _Verdict *v = &_verdicts[_key_hash(key) % NUM_VERDICTS]
+    cdef int same = 0
+    PyThread_acquire_lock(_verdicts_lock, 1)
+    if memcmp(&v.key, key, sizeof(_ScaleKey)) == 0:
+        same = v.twin_same
+    PyThread_release_lock(_verdicts_lock)
+    return same
+
+
+cdef void _keep_verdict(const _ScaleKey *key, int same) noexcept nogil:
+    cdef _Verdict *v = &_verdicts[_key_hash(key) % NUM_VERDICTS]
+    PyThread_acquire_lock(_verdicts_lock, 1)
+    v.key = key[0]
+    v.twin_same = same
+    PyThread_release_lock(_verdicts_lock)
+
+
 cdef unsigned int _key_hash(const _ScaleKey *key) noexcept nogil:
     cdef const int *v = <const int *>key
     cdef unsigned int h = 2166136261u
@@ -747,24 +772,29 @@ cdef int _twins_agree(const _Scaler *s, const avu.AVFrame *like, int dst_fmt) no
 
 
 cdef void _fill_noise(avu.AVFrame *f, bint binary) noexcept nogil:
-    """Every byte of ``f``'s three planes from a fixed xorshift sequence: any value, or only
-    0 and 255 (``binary``)."""
+    """Every byte of ``f``'s three planes from a fixed xorshift sequence, eight bytes a step:
+    any value, or only 0 and 255 (``binary``: each byte's top bit, spread)."""
     cdef const avu.AVPixFmtDescriptor *desc = avu.av_pix_fmt_desc_get(
         <avu.AVPixelFormat>f.format)
-    cdef unsigned int state = 0x9E3779B9u
+    cdef uint64_t state = 0x9E3779B97F4A7C15u, word
     cdef int p, rows
     cdef size_t i, n
     for p in range(3):
         rows = f.height if p == 0 else -((-f.height) >> desc.log2_chroma_h)
         n = <size_t>f.linesize[p] * rows
-        for i in range(n):
+        i = 0
+        while i < n:
             state ^= state << 13
-            state ^= state >> 17
-            state ^= state << 5
+            state ^= state >> 7
+            state ^= state << 17
+            word = state
             if binary:
-                f.data[p][i] = 255 if state >> 31 else 0
+                word = ((word >> 7) & 0x0101010101010101u) * 0xFF
+            if i + 8 <= n:
+                memcpy(f.data[p] + i, &word, 8)
             else:
-                f.data[p][i] = <uint8_t>(state >> 24)
+                memcpy(f.data[p] + i, &word, n - i)
+            i += 8
 
 
 cdef class _Worker:
@@ -775,7 +805,6 @@ cdef class _Worker:
     cdef avc.AVPacket *packet
     cdef avu.AVFrame *frame
     cdef _Scaler scalers[NUM_SCALERS]
-    cdef _Verdict verdicts[NUM_VERDICTS]
     cdef unsigned long twin_images[3]   # pictures resized through each TWIN_* (for tests)
     cdef unsigned long clock
     cdef uint8_t *data              # encoded bytes of the current image, padded for the decoder
@@ -1019,20 +1048,18 @@ cdef class _Worker:
         context's second picture, not its first: making the twin and checking it costs a few
         pictures' worth of resizing, which only a context that is used again pays back (a
         folder of many sizes makes most contexts once)."""
-        cdef _Verdict *verdict
-        cdef int kind = TWIN_NONE
+        cdef int same, kind = TWIN_NONE
         if _twins_enabled:
             kind = _twin_kind(s.key.src_format, s.key.dst_width, s.key.dst_format, s.key.flags)
         if kind == TWIN_NONE:
             return
-        verdict = &self.verdicts[_key_hash(&s.key) % NUM_VERDICTS]
-        if memcmp(&verdict.key, &s.key, sizeof(_ScaleKey)) != 0:
-            verdict.key = s.key
-            verdict.twin_same = 0
-        if verdict.twin_same >= 0 and _make_twin(s, f, kind) == 0:
-            if verdict.twin_same == 0:
-                verdict.twin_same = _twins_agree(s, f, s.key.dst_format)
-            if verdict.twin_same <= 0:
+        same = _known_verdict(&s.key)
+        if same >= 0 and _make_twin(s, f, kind) == 0:
+            if same == 0:
+                same = _twins_agree(s, f, s.key.dst_format)
+                if same != 0:
+                    _keep_verdict(&s.key, same)
+            if same <= 0:
                 # Not the same bytes, or not known (out of memory while checking): swscale's
                 # own packed output it is.
                 _drop_twin(s)
