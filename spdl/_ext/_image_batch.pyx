@@ -173,13 +173,14 @@ cdef bint _starts(const uint8_t *p, size_t n, const char *text) noexcept nogil:
 
 
 cdef bint _sticky_segment(int marker, const uint8_t *p, size_t n) noexcept nogil:
-    """Whether the mjpeg decoder keeps what this APPn or COM segment (payload ``p[:n]``) sets
-    for every later picture it decodes (libavcodec/mjpegdec.c, mjpeg_decode_app and
-    mjpeg_decode_com, which set flags they never reset): the comments it acts on ("CS=ITU601"
-    switches it to video range for good, "AVID" and the others to quirks of old capture
-    cards), and the application segments it reads other than JFIF, JFXX, Exif and ICC profiles
-    (Adobe's colour transform, AVI1, LJIF, colr, xfrm, _JPSJPS_, MJPG). The encoders' own
-    comments ("Lavc...", "CREATOR: ...") change nothing, so most files reuse the decoder."""
+    """Whether this APPn or COM segment (payload ``p[:n]``) may set something the mjpeg decoder
+    keeps for later pictures (libavcodec/mjpegdec.c, mjpeg_decode_com and mjpeg_decode_app):
+    the comments it acts on ("CS=ITU601" switches it to video range, and a test shows that
+    lasting to the next file; "AVID" and the others to quirks of old capture cards), and the
+    application segments it reads into its state other than JFIF, JFXX, Exif and ICC profiles
+    (Adobe's colour transform, AVI1, LJIF, colr, xfrm, _JPSJPS_, MJPG). Reopening the decoder
+    only costs time, so the list errs towards reopening; the encoders' own comments ("Lavc...",
+    "CREATOR: ...") are not on it, so most files reuse the decoder."""
     if marker == 0xFE:
         return (_starts(p, n, b"CS=ITU601") or _starts(p, n, b"AVID")
                 or _starts(p, n, b"Intel(R) JPEG Library") or _starts(p, n, b"Metasoft MJPEG")
@@ -208,8 +209,8 @@ cdef int _jpeg_header(const uint8_t *p, size_t n, int *width, int *height, int *
     cdef size_t pos = 2
     cdef int marker, length
     cdef bint has_dht = False, has_dqt = False
-    leaves_state[0] = False
     cdef size_t end
+    leaves_state[0] = False
     width[0] = 0
     height[0] = 0
     sample_bytes[0] = 3
@@ -317,9 +318,9 @@ cdef int _lowres_for(int w, int h, int dst_w, int dst_h) noexcept nogil:
 # The twin's bytes are not equal in every case (swscale has one- and two-tap vertical paths for
 # packed output that round differently, the packed path does not clip luma before its tables,
 # bgr24 with half-width chroma has x86 MMX kernels of its own, and other FFmpeg builds may
-# differ again), so it is never assumed: when a context is made, both are run on two noise
-# pictures of the same size and format (_twins_agree), and the twin is used only if every byte
-# agrees. The verdict is kept per key for the whole process, so the check runs once per key,
+# differ again), so it is never assumed: the first time a twin is tried for a key, it and the
+# context are run on two noise pictures of the same size and format (_twins_agree), and the
+# twin is used only if every byte agrees. The verdict is kept per key for the whole process, so the check runs once per key,
 # and a twin is only tried for a context's second picture (_Worker._attach_twin).
 
 cdef extern from *:
@@ -710,7 +711,7 @@ cdef int _run_twin(const _Scaler *s, const avu.AVFrame *f, uint8_t *scratch, uin
 
 cdef void _interleave_gbr(uint8_t *dst, const uint8_t *planes, int stride, size_t plane_bytes,
                           int dst_w, int dst_h, int dst_fmt) noexcept nogil:
-    """G, B, R planes (as _scale_to_planes leaves them) into packed rgb24 or bgr24 rows."""
+    """G, B, R planes (as _run_twin lays them out) into packed rgb24 or bgr24 rows."""
     cdef const uint8_t *first = planes + 2 * plane_bytes   # R for rgb24
     cdef const uint8_t *green = planes
     cdef const uint8_t *last = planes + plane_bytes        # B for rgb24
@@ -989,10 +990,9 @@ cdef class _Worker:
         self.packet.size = 0
         if ret < 0 or kind == KIND_PNG or leaves_state:
             # Whatever state a failure or a JPEG's sticky segments left behind must not touch
-            # the next image. The png
-            # decoder also keeps state from one picture to the next that a flush does not
-            # clear (tested: a reused one decodes a later PNG wrongly), so it is opened per
-            # image; that costs little next to inflating the data.
+            # the next image. The png decoder also keeps state from one picture to the next
+            # that a flush does not clear (tested: a reused one decodes a later PNG wrongly), so
+            # it is opened per image; that costs little next to inflating the data.
             avc.avcodec_free_context(&self.decoders[kind][lowres])
         if ret < 0:
             avu.av_frame_unref(self.frame)
