@@ -38,7 +38,7 @@ Usage::
 
 The default folder holds 4:4:4 JPEGs (what the ``ffmpeg`` command line's mjpeg encoder makes of
 RGB pictures); ``--chroma 420`` makes and uses a second folder with the same pictures as 4:2:0,
-the layout libjpeg writes by default and most photos have.
+the layout libjpeg writes by default.
 
 Writes ``bench/results/image_pipeline.json`` (``image_pipeline_420.json`` with ``--chroma 420``;
 ``--out`` to change).

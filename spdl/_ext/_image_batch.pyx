@@ -1096,7 +1096,7 @@ cdef class _Worker:
         # swscale's SIMD output wants 16-byte aligned rows (it warns and slows down otherwise);
         # a slot that is not aligned gets the picture through an aligned scratch area.
         if (<uintptr_t>dst) % 16 or row_bytes % 16:
-            stride = (row_bytes + SCRATCH_ALIGN - 1) // SCRATCH_ALIGN * SCRATCH_ALIGN
+            stride = _aligned(row_bytes)
             ret = self._reserve_scratch(<size_t>stride * dst_h)
             if ret < 0:
                 avu.av_frame_unref(f)
