@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import io
 import logging
 import threading
 import time
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 import spdl.io
 from spdl._ext import _image_batch
@@ -559,3 +561,29 @@ def test_jpeg_of_odd_size_equals_ffmpeg(media_dir, pix_fmt, size):
         np.testing.assert_array_equal(
             _load([path], *out)[0], _reference(path, *out), err_msg=str(out)
         )
+
+
+def _noise_jpeg() -> bytes:
+    """A 64x48 JPEG of noise (quality 90): long scans with every kind of code."""
+    out = io.BytesIO()
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 256, (48, 64, 3), dtype=np.uint8)).save(out, "JPEG", quality=90)
+    return out.getvalue()
+
+
+def test_damaged_jpeg_scan_fails_as_in_load_image(images):
+    """A scan the decoder cannot read fails (libavcodec would patch it over with grey) with
+    libavcodec's words, as load_image fails; strict=False skips it."""
+    data = bytearray(_noise_jpeg())
+    sos = data.index(b"\xff\xda")
+    middle = (sos + len(data)) // 2
+    data[middle : middle + 40] = bytes(range(40, 0, -1))
+    data = bytes(data)
+    with pytest.raises(spdl.io.MediaError, match=r"image 0 of 1.*\[step: decode\].*mjpeg"):
+        _load([data], 32, 32)
+    with pytest.raises(spdl.io.MediaError, match=r"\[step: decode\].*mjpeg"):
+        spdl.io.load_image(data)
+    good = images["jpeg420"].read_bytes()
+    batch, failures = spdl.io.load_image_batch([data, good], width=32, height=32, strict=False)
+    assert [index for index, _ in failures] == [0]
+    assert spdl.io.to_numpy(batch).shape == (1, 32, 32, 3)

@@ -914,6 +914,10 @@ cdef class _Worker:
         # One image is one task: parallelism comes from many images on many threads.
         ctx.thread_count = 1
         ctx.lowres = lowres
+        if kind == KIND_JPEG:
+            # A damaged scan fails instead of coming out patched over with grey or with what
+            # the decoder's last picture left in its buffers (as load_image: _decode.pyx).
+            ctx.err_recognition |= avc.AV_EF_EXPLODE
         status[0] = avc.avcodec_open2(ctx, codec, NULL)
         if status[0] < 0:
             avc.avcodec_free_context(&ctx)

@@ -107,7 +107,8 @@ def load_image_batch(
         spdl.io.MediaError: (``strict=True``) an image that cannot be decoded: a
             :class:`~spdl.io.DecodeError`, :class:`~spdl.io.DemuxError` or
             :class:`~spdl.io.UnsupportedMediaError` naming the image's index and source,
-            the step and FFmpeg's message.
+            the step and FFmpeg's message. A JPEG whose data is damaged fails as it does in
+            :func:`load_image`, rather than coming out with the damage patched over.
         spdl.io.MediaTimeoutError: the call ran past ``timeout``.
         spdl.io.MediaTooLargeError: an image whose header states more pixels or bytes than the
             decode size limits allow (:func:`spdl.io.set_decode_limits`; with ``strict=False``
