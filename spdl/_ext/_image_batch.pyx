@@ -8,6 +8,8 @@ through Python, a filter graph or an intermediate copy.
 What makes it fast (measured, see docs/performance.md):
 
 - Decoders are opened once per thread and kept, one per codec and ``lowres`` level.
+- The common JPEG's Huffman-coded scan is read by jpeg_scan.h, not libavcodec, with
+  libavcodec's own IDCT, so the planes are the mjpeg decoder's (see "JPEG scans decoded here").
 - JPEG and PNG skip libavformat: a whole file is one packet for both decoders, exactly what
   FFmpeg's ``image2`` demuxer hands them, so there is no probing and no
   ``avformat_find_stream_info``. Other formats take the general path (``_source.open_input``).
@@ -31,7 +33,7 @@ from cpython.pythread cimport (
     PyThread_type_lock,
 )
 from libc.errno cimport EINVAL, EISDIR, ENOENT, ENOMEM, ERANGE, errno
-from libc.stdint cimport int64_t, uint8_t, uint64_t, uintptr_t
+from libc.stdint cimport int16_t, int64_t, uint8_t, uint64_t, uintptr_t
 from libc.string cimport memcmp, memcpy, memset
 from posix.fcntl cimport O_RDONLY
 from posix.fcntl cimport open as os_open
@@ -48,6 +50,37 @@ from spdl._ext._buffer cimport CPUBuffer, new_cpu_buffer
 from spdl._ext._error cimport clear_ffmpeg_log, make_media_error
 from spdl._ext._source cimport Input, describe_source, open_input
 from spdl._ext._vf_scale cimport set_frame_colors
+
+cdef extern from "libavcodec/avdct.h" nogil:
+    ctypedef struct AVDCT:
+        void (*idct)(int16_t *block) noexcept nogil
+        uint8_t idct_permutation[64]
+    AVDCT *avcodec_dct_alloc()
+    int avcodec_dct_init(AVDCT *dct)
+
+cdef extern from "jpeg_scan.h" nogil:
+    enum:
+        SPDL_JPEG_DECLINE
+        SPDL_JPEG_PADDING
+        SPDL_JPEG_NUM_LAYOUTS
+        SPDL_JPEG_GRAY
+        SPDL_JPEG_444
+        SPDL_JPEG_422
+        SPDL_JPEG_440
+        SPDL_JPEG_420
+    ctypedef struct SpdlJpeg:
+        int width, height, layout, ncomp
+        int hs[3]
+        int vs[3]
+        int mcu_w, mcu_h
+        size_t scan_start
+    const uint8_t spdl_zigzag[64]
+    int spdl_jpeg_parse(SpdlJpeg *j, const uint8_t *p, size_t n)
+    Py_ssize_t spdl_jpeg_unstuff(uint8_t *dst, const uint8_t *src, size_t n)
+    int spdl_jpeg_decode(const SpdlJpeg *j, const uint8_t *data, size_t size,
+                         uint8_t *const *planes, const int *strides, const uint8_t *order,
+                         void (*idct)(int16_t *) noexcept nogil, int16_t *block,
+                         int16_t *tmp, int16_t *dc_values)
 
 import os
 import threading
@@ -798,6 +831,60 @@ cdef void _fill_noise(avu.AVFrame *f, bint binary) noexcept nogil:
             i += 8
 
 
+# --- JPEG scans decoded here ---------------------------------------------------------------
+#
+# Reading the Huffman codes is most of the time of decoding a JPEG, and libavcodec reads them
+# one at a time through its checked bit reader. jpeg_scan.h reads them faster for the common
+# file (one sequential Huffman scan of 8-bit grey or YCbCr 4:4:4, 4:2:2, 4:4:0 or 4:2:0, all
+# tables in the file, no restart markers) and does the rest with libavcodec's own arithmetic
+# and IDCT, so the planes are the mjpeg decoder's. Other files go to libavcodec as before.
+#
+# Nothing is assumed here either: the first picture of each layout the process meets is
+# decoded both ways, and the planes and the frame's format must agree byte for byte. The frame
+# details libavcodec gives that picture (format, range, colour space, chroma position: the
+# same for every such file, since the files that change them go to libavcodec) are kept with
+# the verdict and given to the later pictures of that layout.
+
+cdef enum:
+    FAST_CHECK = 2        # _decode_fast: planes made, the layout is not checked yet
+
+
+cdef struct _JpegLayout:
+    int verdict           # 0 not checked yet, 1 the planes agree with libavcodec's, -1 not
+    int format, color_range, colorspace, color_primaries, color_trc, chroma_location
+
+
+cdef _JpegLayout _jpeg_layouts[SPDL_JPEG_NUM_LAYOUTS]
+cdef PyThread_type_lock _jpeg_layouts_lock = PyThread_allocate_lock()
+cdef bint _fast_jpeg_enabled = True   # see use_fast_jpeg()
+cdef tuple _JPEG_LAYOUT_NAMES = ("gray", "yuv444", "yuv422", "yuv440", "yuv420")
+
+
+cdef int _jpeg_layout_format(int layout) noexcept nogil:
+    """The pixel format libavcodec gives a picture of this layout (mjpegdec.c, SOF)."""
+    if layout == SPDL_JPEG_GRAY:
+        return avu.AV_PIX_FMT_GRAY8
+    if layout == SPDL_JPEG_444:
+        return avu.AV_PIX_FMT_YUVJ444P
+    if layout == SPDL_JPEG_422:
+        return avu.AV_PIX_FMT_YUVJ422P
+    if layout == SPDL_JPEG_440:
+        return avu.AV_PIX_FMT_YUVJ440P
+    return avu.AV_PIX_FMT_YUVJ420P
+
+
+cdef int _grow_buffer(uint8_t **buf, size_t *capacity, size_t n) noexcept nogil:
+    """Make ``buf`` hold ``n`` bytes (contents not kept)."""
+    if n > capacity[0]:
+        avu.av_freep(buf)
+        capacity[0] = 0
+        buf[0] = <uint8_t *>avu.av_malloc(n + n // 4)
+        if buf[0] == NULL:
+            return avu.AVERROR(ENOMEM)
+        capacity[0] = n + n // 4
+    return 0
+
+
 cdef class _Worker:
     """What one thread reuses from one image to the next: decoders, swscale contexts, the
     packet, the frame and the read buffer. Owned by a ``threading.local``, never shared."""
@@ -814,6 +901,19 @@ cdef class _Worker:
     cdef size_t scratch_capacity
     cdef int64_t max_pixels         # the decode size limits of the current call (0: none)
     cdef int64_t max_bytes
+    # jpeg_scan.h's state: the parsed headers, libavcodec's IDCT, the unstuffed scan, planes
+    cdef SpdlJpeg *jpeg
+    cdef AVDCT *dct
+    cdef uint8_t order[128]         # zigzag position -> the IDCT's coefficient index; 64 after
+    cdef int16_t *block             # the coefficients (64 and a spare), then a scratch block
+    cdef int16_t *dc_values         # what a DC-only block's pixels are, by DC (-1: not known)
+    cdef uint8_t *unstuffed
+    cdef size_t unstuffed_capacity
+    cdef uint8_t *planes
+    cdef size_t planes_capacity
+    cdef uint8_t *plane_ptrs[3]
+    cdef int plane_strides[3]
+    cdef unsigned long fast_jpeg_images   # pictures decoded by jpeg_scan.h (for tests)
 
     def __cinit__(self):
         self.packet = avc.av_packet_alloc()
@@ -834,6 +934,12 @@ cdef class _Worker:
         avu.av_frame_free(&self.frame)
         avu.av_freep(&self.data)
         avu.av_freep(&self.scratch)
+        avu.av_freep(&self.jpeg)
+        avu.av_freep(&self.dct)
+        avu.av_freep(&self.block)
+        avu.av_freep(&self.dc_values)
+        avu.av_freep(&self.unstuffed)
+        avu.av_freep(&self.planes)
 
     # --- reading ----------------------------------------------------------------------------
 
@@ -941,6 +1047,128 @@ cdef class _Worker:
             ret = avu.AVERROR_INVALIDDATA  # the data held no picture
         return ret
 
+    cdef int _init_fast(self) noexcept nogil:
+        cdef int i
+        self.jpeg = <SpdlJpeg *>avu.av_malloc(sizeof(SpdlJpeg))
+        self.block = <int16_t *>avu.av_malloc(3 * 64 * sizeof(int16_t))
+        self.dc_values = <int16_t *>avu.av_malloc(65536 * sizeof(int16_t))
+        self.dct = avcodec_dct_alloc()
+        if (self.jpeg == NULL or self.block == NULL or self.dc_values == NULL
+                or self.dct == NULL):
+            return avu.AVERROR(ENOMEM)
+        memset(self.dc_values, 0xFF, 65536 * sizeof(int16_t))
+        i = avcodec_dct_init(self.dct)
+        if i < 0:
+            avu.av_freep(&self.dct)
+            return i
+        for i in range(64):
+            self.order[i] = self.dct.idct_permutation[spdl_zigzag[i]]
+            self.order[64 + i] = 64
+        return 0
+
+    cdef int _decode_fast(self, size_t size, bint compare=False) noexcept nogil:
+        """Decode the JPEG in ``data`` with jpeg_scan.h into ``planes`` and point ``frame`` at
+        them. Returns 0; FAST_CHECK when the planes are made but their layout is not checked
+        yet (the caller decodes the file with libavcodec too and calls _check_fast), or always
+        with ``compare`` (for compare_with_libavcodec); SPDL_JPEG_DECLINE for a file that is
+        libavcodec's; or a negative AVERROR."""
+        cdef SpdlJpeg *j
+        cdef _JpegLayout layout
+        cdef avu.AVFrame *f = self.frame
+        cdef Py_ssize_t n
+        cdef size_t total = 0
+        cdef int c, ret, hs, vs
+        if self.dct == NULL:
+            ret = self._init_fast()
+            if ret < 0:
+                return ret
+        j = self.jpeg
+        if spdl_jpeg_parse(j, self.data, size) != 0:
+            return SPDL_JPEG_DECLINE
+        PyThread_acquire_lock(_jpeg_layouts_lock, 1)
+        layout = _jpeg_layouts[j.layout]
+        PyThread_release_lock(_jpeg_layouts_lock)
+        if layout.verdict < 0 and not compare:
+            return SPDL_JPEG_DECLINE
+        ret = _grow_buffer(&self.unstuffed, &self.unstuffed_capacity,
+                           size - j.scan_start + SPDL_JPEG_PADDING)
+        if ret < 0:
+            return ret
+        n = spdl_jpeg_unstuff(self.unstuffed, self.data + j.scan_start, size - j.scan_start)
+        if n < 0:
+            return SPDL_JPEG_DECLINE
+        # Each plane covers whole MCUs: the decoder writes whole blocks, as libavcodec's does.
+        for c in range(j.ncomp):
+            hs = 1 if j.ncomp == 1 else j.hs[c]
+            vs = 1 if j.ncomp == 1 else j.vs[c]
+            self.plane_strides[c] = _aligned(j.mcu_w * hs * 8)
+            total += <size_t>self.plane_strides[c] * (j.mcu_h * vs * 8)
+        ret = _grow_buffer(&self.planes, &self.planes_capacity, total)
+        if ret < 0:
+            return ret
+        total = 0
+        for c in range(j.ncomp):
+            self.plane_ptrs[c] = self.planes + total
+            vs = 1 if j.ncomp == 1 else j.vs[c]
+            total += <size_t>self.plane_strides[c] * (j.mcu_h * vs * 8)
+        if spdl_jpeg_decode(j, self.unstuffed, <size_t>n, self.plane_ptrs, self.plane_strides,
+                            self.order, self.dct.idct, self.block, self.block + 128,
+                            self.dc_values) != 0:
+            return SPDL_JPEG_DECLINE
+        if layout.verdict == 0 or compare:
+            return FAST_CHECK
+        f.format = layout.format
+        f.width = j.width
+        f.height = j.height
+        for c in range(j.ncomp):
+            f.data[c] = self.plane_ptrs[c]
+            f.linesize[c] = self.plane_strides[c]
+        f.color_range = layout.color_range
+        f.colorspace = layout.colorspace
+        f.color_primaries = layout.color_primaries
+        f.color_trc = layout.color_trc
+        f.chroma_location = layout.chroma_location
+        self.fast_jpeg_images += 1
+        return 0
+
+    cdef int _same_planes(self) noexcept nogil:
+        """Whether the planes _decode_fast made equal libavcodec's picture of the same file in
+        ``frame``: 1 or -1, or 0 where libavcodec gave a format other than the layout's."""
+        cdef const SpdlJpeg *j = self.jpeg
+        cdef const avu.AVFrame *f = self.frame
+        cdef int c, y, w, h
+        if (f.format != _jpeg_layout_format(j.layout) or f.width != j.width
+                or f.height != j.height):
+            return 0
+        for c in range(j.ncomp):
+            w, h = j.width, j.height
+            if c > 0 and (j.layout == SPDL_JPEG_420 or j.layout == SPDL_JPEG_422):
+                w = (w + 1) >> 1
+            if c > 0 and (j.layout == SPDL_JPEG_420 or j.layout == SPDL_JPEG_440):
+                h = (h + 1) >> 1
+            for y in range(h):
+                if memcmp(f.data[c] + <size_t>y * f.linesize[c],
+                          self.plane_ptrs[c] + <size_t>y * self.plane_strides[c], w) != 0:
+                    return -1
+        return 1
+
+    cdef void _check_fast(self) noexcept nogil:
+        """Keep the verdict of _same_planes for the layout, with the frame's details."""
+        cdef int same = self._same_planes()
+        cdef const avu.AVFrame *f = self.frame
+        cdef _JpegLayout *layout = &_jpeg_layouts[self.jpeg.layout]
+        if same == 0:
+            return  # not what this layout gives: no verdict from this picture
+        PyThread_acquire_lock(_jpeg_layouts_lock, 1)
+        layout.verdict = same
+        layout.format = f.format
+        layout.color_range = f.color_range
+        layout.colorspace = f.colorspace
+        layout.color_primaries = f.color_primaries
+        layout.color_trc = f.color_trc
+        layout.chroma_location = f.chroma_location
+        PyThread_release_lock(_jpeg_layouts_lock)
+
     cdef int _check_limits(self, _Image *im, int w, int h, int sample_bytes) noexcept nogil:
         """Refuse, before decoding, a picture whose header states more than the decode size
         limits allow: a small file can claim a huge picture (a decompression bomb)."""
@@ -956,7 +1184,7 @@ cdef class _Worker:
 
     cdef int _decode_whole(self, _Image *im, int kind, size_t size,
                            int dst_w, int dst_h, bint allow_lowres) noexcept nogil:
-        cdef int ret = 0, w, h, sample_bytes, lowres = 0
+        cdef int ret = 0, w, h, sample_bytes, lowres = 0, fast = SPDL_JPEG_DECLINE
         cdef bint self_contained = True, complete = True, leaves_state = False
         cdef avc.AVCodecContext *ctx
         if kind == KIND_PNG:
@@ -982,6 +1210,10 @@ cdef class _Worker:
             if not self_contained:
                 avc.avcodec_free_context(&self.decoders[KIND_JPEG][lowres])
         im.lowres = lowres
+        if kind == KIND_JPEG and lowres == 0 and not leaves_state and _fast_jpeg_enabled:
+            fast = self._decode_fast(size)
+            if fast <= 0:
+                return fast  # the picture (0), or out of memory
         ctx = self._decoder(kind, lowres, &ret)
         if ctx == NULL:
             return ret
@@ -992,6 +1224,8 @@ cdef class _Worker:
         ret = self._decode(ctx, self.packet)
         self.packet.data = NULL
         self.packet.size = 0
+        if ret >= 0 and fast == FAST_CHECK:
+            self._check_fast()
         if ret < 0 or kind == KIND_PNG or leaves_state:
             # Whatever state a failure or a JPEG's sticky segments left behind must not touch
             # the next image. The png decoder also keeps state from one picture to the next
@@ -1343,6 +1577,62 @@ def twin_images():
     ``{"gbrp": n, "yuv": n}`` (see "swscale contexts and their planar twins")."""
     cdef _Worker w = _worker()
     return {"gbrp": w.twin_images[TWIN_GBRP], "yuv": w.twin_images[TWIN_YUV]}
+
+
+def use_fast_jpeg(bint enabled):
+    """Decode the common JPEGs' scans with jpeg_scan.h from now on (the default), or give every
+    JPEG to libavcodec's mjpeg decoder. For measuring what it buys and for tests: the bytes are
+    the same either way."""
+    global _fast_jpeg_enabled
+    _fast_jpeg_enabled = enabled
+
+
+def fast_jpeg_images():
+    """How many pictures this thread has decoded with jpeg_scan.h."""
+    return _worker().fast_jpeg_images
+
+
+def fast_jpeg_layouts():
+    """The process's verdict for each JPEG layout: 1 when its first picture's planes equalled
+    libavcodec's (jpeg_scan.h decodes that layout), -1 when they did not (libavcodec does), 0
+    when no picture of it has been checked yet."""
+    return {name: _jpeg_layouts[i].verdict for i, name in enumerate(_JPEG_LAYOUT_NAMES)}
+
+
+def compare_with_libavcodec(data):
+    """For tests: decode the JPEG ``data`` (bytes) with jpeg_scan.h and with a fresh libavcodec
+    mjpeg decoder, and compare. Returns None when jpeg_scan.h declines the file, True when
+    libavcodec gives the same format and the same bytes in every plane, False otherwise
+    (libavcodec failing on a file jpeg_scan.h decoded included). Keeps no verdict."""
+    cdef _Worker w = _worker()
+    cdef const uint8_t[::1] view = data
+    cdef size_t n = view.shape[0]
+    cdef int ret, fast
+    cdef avc.AVCodecContext *ctx
+    if n < 4 or w._reserve(n) < 0:
+        return None
+    memcpy(w.data, &view[0], n)
+    memset(w.data + n, 0, avc.AV_INPUT_BUFFER_PADDING_SIZE)
+    fast = w._decode_fast(n, True)
+    if fast < 0:
+        raise MemoryError("out of memory decoding a JPEG")
+    if fast != FAST_CHECK:
+        return None
+    avc.avcodec_free_context(&w.decoders[KIND_JPEG][0])
+    ctx = w._decoder(KIND_JPEG, 0, &ret)
+    if ctx == NULL:
+        raise MediaError(f"cannot open the mjpeg decoder ({ret})")
+    w.packet.data = w.data
+    w.packet.size = <int>n
+    ret = w._decode(ctx, w.packet)
+    w.packet.data = NULL
+    w.packet.size = 0
+    avc.avcodec_free_context(&w.decoders[KIND_JPEG][0])
+    if ret < 0:
+        return False
+    ret = w._same_planes()
+    avu.av_frame_unref(w.frame)
+    return ret == 1
 
 
 _local = threading.local()

@@ -65,7 +65,10 @@ def load_image_batch(
 
     JPEG and PNG are decoded directly (the whole file is one packet, as FFmpeg's ``image2``
     demuxer feeds it); any other image format FFmpeg reads (BMP, TIFF, WebP, GIF...) goes through
-    libavformat and its first picture is used.
+    libavformat and its first picture is used. For the common JPEG (one sequential scan, 8-bit,
+    grey or YCbCr) spdl reads the Huffman-coded data itself, faster than libavcodec, and leaves
+    the IDCT to libavcodec: the planes are libavcodec's, byte for byte (checked against it once
+    per layout and process; see docs/performance.md).
 
     Args:
         srcs: the images: paths (``str`` / ``os.PathLike``), or encoded bytes in memory

@@ -114,6 +114,7 @@ cdef extern from "libavutil/pixfmt.h" nogil:
         AV_PIX_FMT_YUVJ420P
         AV_PIX_FMT_YUVJ422P
         AV_PIX_FMT_YUVJ444P
+        AV_PIX_FMT_YUVJ440P
         AV_PIX_FMT_YUV422P
         AV_PIX_FMT_YUV444P
         AV_PIX_FMT_GBRP
@@ -208,6 +209,9 @@ cdef extern from "libavutil/frame.h" nogil:
         int flags
         int color_range
         int colorspace
+        int color_primaries
+        int color_trc
+        int chroma_location
         int64_t pkt_duration
     int AV_FRAME_FLAG_CORRUPT
     AVFrame *av_frame_alloc()
