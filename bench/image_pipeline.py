@@ -10,6 +10,9 @@ decode it, stretch it to 224x224 RGB with a bilinear filter, and stack 32 of the
                      same kind of filter as OpenCV's INTER_LINEAR (a like-for-like line).
 - ``spdl-packed``    ours with the planar twins off (``_image_batch.use_twins(False)``):
                      swscale's own packed rgb24 output, same bytes; what the twins buy.
+- ``spdl-lavc``      ours with every JPEG decoded by libavcodec's mjpeg decoder
+                     (``_image_batch.use_fast_jpeg(False)``): same bytes; what our own scan
+                     decoding (``spdl/_ext/jpeg_scan.h``) buys.
 - ``spdl-gil-held``  the same as ``spdl``, from a build with ``-Drelease_gil=false``
                      (``--gil-held``).
 - ``spdl-0.8.0``     the real spdl from PyPI, its ``load_image_batch`` with the same filter
@@ -66,8 +69,8 @@ SIZE = 224
 # ImageNet's commonest sizes; each gets an equal share of the folder.
 SIZES = [(500, 375), (500, 333), (375, 500), (500, 400), (400, 300), (500, 357), (333, 500)]
 CONTENDERS = [
-    "spdl", "spdl-fast", "spdl-packed", "spdl-0.8.0", "pil-processes", "pil-threads",
-    "opencv-threads",
+    "spdl", "spdl-fast", "spdl-packed", "spdl-lavc", "spdl-0.8.0", "pil-processes",
+    "pil-threads", "opencv-threads",
 ]  # fmt: skip
 GIL_HELD = "spdl-gil-held"
 
@@ -302,6 +305,10 @@ def child(args) -> None:
         from spdl._ext import _image_batch
 
         _image_batch.use_twins(False)
+    if args.impl == "spdl-lavc":
+        from spdl._ext import _image_batch
+
+        _image_batch.use_fast_jpeg(False)
 
     paths = [str(p) for p in sorted(Path(args.images).glob("*.JPEG"))]
     batches = [paths[i : i + BATCH] for i in range(0, len(paths), BATCH)]
@@ -404,7 +411,7 @@ def gil_held_python() -> Path:
 
 
 def interpreter(impl: str) -> Path:
-    if impl in ("spdl", "spdl-fast", "spdl-packed"):
+    if impl in ("spdl", "spdl-fast", "spdl-packed", "spdl-lavc"):
         return Path(sys.executable)
     if impl == GIL_HELD:
         return gil_held_python()
