@@ -334,7 +334,11 @@ static inline uint64_t spdl_load_be64(const uint8_t *p)
 {
     uint64_t v;
     memcpy(&v, p, 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    return v;
+#else
     return __builtin_bswap64(v);
+#endif
 }
 
 /* At least 56 bits in buf afterwards. */
