@@ -53,7 +53,7 @@ typedef struct SpdlHuffman {
     /* AC tables only, by the same bits: (coefficient << 16) | (step << 8) | bits, where the code
        and the coefficient's extra bits fit in FAST_BITS together; 0 otherwise. ``step`` is what
        the position in the block advances by (run + 1; 64 for end-of-block), ``bits`` what the
-       code and its extra bits take, and a coefficient of 0 means none is stored. */
+       code and its extra bits take; a coefficient of 0: the code carries none. */
     int32_t ac[1 << SPDL_JPEG_FAST_BITS];
     /* Longer codes, canonically: a code of length l is below maxcode[l] (left aligned to 16
        bits) and its symbol is values[code + delta[l]]. */
