@@ -84,9 +84,11 @@ def load_image_batch(
             ``"bicublin"``, ``"gauss"``, ``"sinc"``, ``"spline"``.
         jpeg_lowres: let the JPEG decoder shrink by 2, 4 or 8 in the DCT domain (FFmpeg's
             ``lowres``) when the image is at least that many times larger than the target in
-            both dimensions, then resize the smaller picture. Several times faster on large
-            photos, but the pixels then equal ``ffmpeg -lowres N -i SRC -vf ...`` rather than a
-            full-size decode (see docs/performance.md for speed and accuracy). Off by default.
+            both dimensions, then resize the smaller picture. Such a picture is decoded by
+            libavcodec alone, without spdl's faster reading of the JPEG scan, so on the photos
+            measured it is no faster than the full-size decode; and its pixels equal
+            ``ffmpeg -lowres N -i SRC -vf ...`` rather than a full-size decode (see
+            docs/performance.md for speed and accuracy). Off by default.
         strict: with ``True`` (default) the first image that cannot be loaded raises. With
             ``False`` broken images are skipped and reported: the call returns
             ``(buffer, failures)``.
