@@ -230,3 +230,17 @@ def test_use_fast_jpeg_off_gives_every_file_to_libavcodec(tmp_path):
     on = _load([data] * 3, 32, 32)
     assert _image_batch.fast_jpeg_images() == before + 3
     np.testing.assert_array_equal(on, off)
+
+
+def test_segments_holding_a_whole_jpeg_are_skipped_as_libavcodec_skips_them(tmp_path):
+    """Cameras put a thumbnail JPEG (its own SOI, tables, scan and EOI) inside the Exif
+    segment; both decoders must step over it by the segment's length."""
+    thumbnail = _pil_jpeg(_picture(16, 12, "noise", seed=5), quality=60)
+    payload = b"Exif\x00\x00" + thumbnail
+    main = _pil_jpeg(_picture(80, 60, "mixed", seed=6), subsampling=2)
+    data = main[:2] + b"\xff\xe1" + (len(payload) + 2).to_bytes(2, "big") + payload + main[2:]
+    assert _image_batch.compare_with_libavcodec(data) is True
+    path = tmp_path / "exif.jpg"
+    path.write_bytes(data)
+    want = media.reference_video(path, pix_fmt="rgb24", vf="scale=40:30:flags=bilinear")[0]
+    np.testing.assert_array_equal(_load([path], 40, 30)[0], want)
