@@ -244,3 +244,27 @@ def test_segments_holding_a_whole_jpeg_are_skipped_as_libavcodec_skips_them(tmp_
     path.write_bytes(data)
     want = media.reference_video(path, pix_fmt="rgb24", vf="scale=40:30:flags=bilinear")[0]
     np.testing.assert_array_equal(_load([path], 40, 30)[0], want)
+
+
+def test_a_layout_whose_planes_disagree_goes_to_libavcodec(tmp_path):
+    """The safety net: when jpeg_scan.h's planes differ from libavcodec's on a layout's first
+    picture, that layout is left to libavcodec for the rest of the process, and the bytes stay
+    the command line's."""
+    path = tmp_path / "x.jpg"
+    path.write_bytes(_pil_jpeg(_picture(64, 48, "mixed"), subsampling=2))
+    want = media.reference_video(path, pix_fmt="rgb24", vf="scale=32:24:flags=bilinear")[0]
+    _image_batch._check_fast_jpeg_for_tests(True)
+    try:
+        before = _image_batch.fast_jpeg_images()
+        batch = _load([path] * 4, 32, 24)
+        assert _image_batch.fast_jpeg_layouts()["yuv420"] == -1
+        assert _image_batch.fast_jpeg_images() == before
+        for image in batch:
+            np.testing.assert_array_equal(image, want)
+    finally:
+        _image_batch._check_fast_jpeg_for_tests(False)
+    batch = _load([path] * 4, 32, 24)
+    assert _image_batch.fast_jpeg_layouts()["yuv420"] == 1
+    assert _image_batch.fast_jpeg_images() == before + 3  # the first one was the check
+    for image in batch:
+        np.testing.assert_array_equal(image, want)

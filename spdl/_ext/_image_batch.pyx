@@ -857,6 +857,7 @@ cdef struct _JpegLayout:
 cdef _JpegLayout _jpeg_layouts[SPDL_JPEG_NUM_LAYOUTS]
 cdef PyThread_type_lock _jpeg_layouts_lock = PyThread_allocate_lock()
 cdef bint _fast_jpeg_enabled = True   # see use_fast_jpeg()
+cdef bint _fast_jpeg_flip_byte = False  # tests only: spoil jpeg_scan.h's planes (see below)
 cdef tuple _JPEG_LAYOUT_NAMES = ("gray", "yuv444", "yuv422", "yuv440", "yuv420")
 
 
@@ -1115,6 +1116,8 @@ cdef class _Worker:
                             self.order, self.dct.idct, self.block, self.block + 128,
                             self.dc_values) != 0:
             return SPDL_JPEG_DECLINE
+        if _fast_jpeg_flip_byte:
+            self.plane_ptrs[0][0] ^= 1
         if layout.verdict == 0 or compare:
             return FAST_CHECK
         f.format = layout.format
@@ -1590,6 +1593,17 @@ def use_fast_jpeg(bint enabled):
 def fast_jpeg_images():
     """How many pictures this thread has decoded with jpeg_scan.h."""
     return _worker().fast_jpeg_images
+
+
+def _check_fast_jpeg_for_tests(bint flip_byte):
+    """For tests of the layout check: forget every layout's verdict (the next picture of each is
+    checked again), and with ``flip_byte`` spoil one byte of every picture jpeg_scan.h makes
+    from now on, as a decoder that disagreed with libavcodec would."""
+    global _fast_jpeg_flip_byte
+    PyThread_acquire_lock(_jpeg_layouts_lock, 1)
+    memset(_jpeg_layouts, 0, sizeof(_jpeg_layouts))
+    _fast_jpeg_flip_byte = flip_byte
+    PyThread_release_lock(_jpeg_layouts_lock)
 
 
 def fast_jpeg_layouts():
