@@ -1104,7 +1104,8 @@ cdef class _Worker:
             vs = 1 if j.ncomp == 1 else j.vs[c]
             self.plane_strides[c] = _aligned(j.mcu_w * hs * 8)
             total += <size_t>self.plane_strides[c] * (j.mcu_h * vs * 8)
-        ret = _grow_buffer(&self.planes, &self.planes_capacity, total)
+        # Plus slack past the last row, as FFmpeg's frames have, for SIMD reads near the end.
+        ret = _grow_buffer(&self.planes, &self.planes_capacity, total + SCRATCH_ALIGN)
         if ret < 0:
             return ret
         total = 0
