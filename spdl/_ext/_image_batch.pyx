@@ -1049,19 +1049,26 @@ cdef class _Worker:
         return ret
 
     cdef int _init_fast(self) noexcept nogil:
-        cdef int i
+        """Allocate jpeg_scan.h's state; ``dct`` is set last, only when all of it is ready."""
+        cdef int i, ret = 0
+        cdef AVDCT *dct
         self.jpeg = <SpdlJpeg *>avu.av_malloc(sizeof(SpdlJpeg))
         self.block = <int16_t *>avu.av_malloc(3 * 64 * sizeof(int16_t))
         self.dc_values = <int16_t *>avu.av_malloc(65536 * sizeof(int16_t))
-        self.dct = avcodec_dct_alloc()
+        dct = avcodec_dct_alloc()
         if (self.jpeg == NULL or self.block == NULL or self.dc_values == NULL
-                or self.dct == NULL):
-            return avu.AVERROR(ENOMEM)
+                or dct == NULL):
+            ret = avu.AVERROR(ENOMEM)
+        else:
+            ret = avcodec_dct_init(dct)
+        if ret < 0:
+            avu.av_freep(&self.jpeg)
+            avu.av_freep(&self.block)
+            avu.av_freep(&self.dc_values)
+            avu.av_freep(&dct)
+            return ret
         memset(self.dc_values, 0xFF, 65536 * sizeof(int16_t))
-        i = avcodec_dct_init(self.dct)
-        if i < 0:
-            avu.av_freep(&self.dct)
-            return i
+        self.dct = dct
         for i in range(64):
             self.order[i] = self.dct.idct_permutation[spdl_zigzag[i]]
             self.order[64 + i] = 64
