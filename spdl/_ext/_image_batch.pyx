@@ -1623,18 +1623,23 @@ def fast_jpeg_layouts():
 
 def compare_with_libavcodec(data):
     """For tests: decode the JPEG ``data`` (bytes) with jpeg_scan.h and with a fresh libavcodec
-    mjpeg decoder, and compare. Returns None when jpeg_scan.h declines the file, True when
-    libavcodec gives the same format and the same bytes in every plane, False otherwise
-    (libavcodec failing on a file jpeg_scan.h decoded included). Keeps no verdict."""
+    mjpeg decoder, and compare. Returns None when the file is not jpeg_scan.h's (it declines
+    it, or load_image_batch would not offer it: a segment that changes the decoder's state),
+    True when libavcodec gives the same format and the same bytes in every plane, False
+    otherwise (libavcodec failing on a file jpeg_scan.h decoded included). Keeps no verdict."""
     cdef _Worker w = _worker()
     cdef const uint8_t[::1] view = data
     cdef size_t n = view.shape[0]
-    cdef int ret, fast
+    cdef int ret, fast, width, height, sample_bytes
+    cdef bint self_contained, complete, leaves_state
     cdef avc.AVCodecContext *ctx
     if n < 4 or w._reserve(n) < 0:
         return None
     memcpy(w.data, &view[0], n)
     memset(w.data + n, 0, avc.AV_INPUT_BUFFER_PADDING_SIZE)
+    if (_jpeg_header(w.data, n, &width, &height, &sample_bytes, &self_contained, &complete,
+                     &leaves_state) < 0 or leaves_state):
+        return None
     fast = w._decode_fast(n, True)
     if fast < 0:
         raise MemoryError("out of memory decoding a JPEG")

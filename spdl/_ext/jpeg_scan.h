@@ -279,7 +279,8 @@ static int spdl_jpeg_parse(SpdlJpeg *j, const uint8_t *p, size_t n)
             /* Ss = 0, Se = 63, Ah = Al = 0: a sequential scan. */
             if (s[1 + 2 * ns] != 0 || s[2 + 2 * ns] != 63 || s[3 + 2 * ns] != 0)
                 return SPDL_JPEG_DECLINE;
-            /* libavcodec refuses a file with less than 4 bits per block (mjpegdec.c, SOF). */
+            /* libavcodec refuses a file with fewer than 2 bits per block, a DC and an AC code
+               at least (mjpegdec.c, SOF). */
             if ((int64_t)((j->width + 7) / 8) * ((j->height + 7) / 8) > (int64_t)n * 4)
                 return SPDL_JPEG_DECLINE;
             j->scan_start = pos;
