@@ -523,6 +523,7 @@ static int spdl_jpeg_decode(const SpdlJpeg *j, const uint8_t *data, size_t size,
                     int has_ac = spdl_jpeg_block(&b, block, &j->dc[j->scan_dc[i]],
                                                  &j->ac[j->scan_ac[i]], j->quant[j->qsel[c]],
                                                  order, &last_dc[i]);
+                    int dirty = has_ac;  /* more than block[0] is non-zero */
                     if (has_ac < 0)
                         return SPDL_JPEG_DECLINE;
                     /* Blocks wholly outside the picture are decoded but not written. */
@@ -540,11 +541,12 @@ static int spdl_jpeg_decode(const SpdlJpeg *j, const uint8_t *data, size_t size,
                             for (y = 0; y < 8; y++)
                                 memcpy(dst + (ptrdiff_t)y * strides[c], &row, 8);
                         } else {
-                            idct(block);
+                            idct(block);  /* in place: every coefficient changes */
                             spdl_put_block(dst, strides[c], block);
+                            dirty = 1;
                         }
                     }
-                    if (has_ac)
+                    if (dirty)
                         spdl_clear_block(block);
                     else
                         block[0] = 0;
