@@ -709,6 +709,18 @@ cdef inline int _aligned(int n) noexcept nogil:
     return (n + SCRATCH_ALIGN - 1) // SCRATCH_ALIGN * SCRATCH_ALIGN
 
 
+cdef int _grow_buffer(uint8_t **buf, size_t *capacity, size_t n) noexcept nogil:
+    """Make ``buf`` hold ``n`` bytes (contents not kept)."""
+    if n > capacity[0]:
+        avu.av_freep(buf)
+        capacity[0] = 0
+        buf[0] = <uint8_t *>avu.av_malloc(n + n // 4)
+        if buf[0] == NULL:
+            return avu.AVERROR(ENOMEM)
+        capacity[0] = n + n // 4
+    return 0
+
+
 cdef int _run_twin(const _Scaler *s, const avu.AVFrame *f, uint8_t *scratch, uint8_t *dst,
                    int dst_fmt) noexcept nogil:
     """Resize ``f`` through ``s``'s twin into three planes of ``_aligned(dst_width)`` by
@@ -874,18 +886,6 @@ cdef int _jpeg_layout_format(int layout) noexcept nogil:
     return avu.AV_PIX_FMT_YUVJ420P
 
 
-cdef int _grow_buffer(uint8_t **buf, size_t *capacity, size_t n) noexcept nogil:
-    """Make ``buf`` hold ``n`` bytes (contents not kept)."""
-    if n > capacity[0]:
-        avu.av_freep(buf)
-        capacity[0] = 0
-        buf[0] = <uint8_t *>avu.av_malloc(n + n // 4)
-        if buf[0] == NULL:
-            return avu.AVERROR(ENOMEM)
-        capacity[0] = n + n // 4
-    return 0
-
-
 cdef class _Worker:
     """What one thread reuses from one image to the next: decoders, swscale contexts, the
     packet, the frame and the read buffer. Owned by a ``threading.local``, never shared."""
@@ -947,15 +947,7 @@ cdef class _Worker:
     cdef int _reserve(self, size_t n) noexcept nogil:
         """Make ``data`` hold ``n`` bytes plus the zeroed padding decoders may read past the
         end (AV_INPUT_BUFFER_PADDING_SIZE). Keeps nothing of the old contents."""
-        cdef size_t need = n + avc.AV_INPUT_BUFFER_PADDING_SIZE
-        if need > self.capacity:
-            avu.av_freep(&self.data)
-            self.capacity = 0
-            self.data = <uint8_t *>avu.av_malloc(need + need // 4)
-            if self.data == NULL:
-                return avu.AVERROR(ENOMEM)
-            self.capacity = need + need // 4
-        return 0
+        return _grow_buffer(&self.data, &self.capacity, n + avc.AV_INPUT_BUFFER_PADDING_SIZE)
 
     cdef int _grow(self, size_t used) noexcept nogil:
         cdef size_t cap = self.capacity * 2 + 65536
@@ -1046,6 +1038,18 @@ cdef class _Worker:
             avc.avcodec_flush_buffers(ctx)
         if ret == avu.AVERROR_EOF:
             ret = avu.AVERROR_INVALIDDATA  # the data held no picture
+        return ret
+
+    cdef int _decode_data(self, avc.AVCodecContext *ctx, size_t size) noexcept nogil:
+        """Decode the ``size`` bytes in ``data`` as one packet into ``frame``. A plain (not
+        reference-counted) packet over our buffer: the decoder copies what it keeps, so the
+        buffer is ours again once the picture is out."""
+        cdef int ret
+        self.packet.data = self.data
+        self.packet.size = <int>size
+        ret = self._decode(ctx, self.packet)
+        self.packet.data = NULL
+        self.packet.size = 0
         return ret
 
     cdef int _init_fast(self) noexcept nogil:
@@ -1228,13 +1232,7 @@ cdef class _Worker:
         ctx = self._decoder(kind, lowres, &ret)
         if ctx == NULL:
             return ret
-        # A plain (not reference-counted) packet over our buffer: the decoder copies what it
-        # keeps, so the buffer is ours again once the picture is out.
-        self.packet.data = self.data
-        self.packet.size = <int>size
-        ret = self._decode(ctx, self.packet)
-        self.packet.data = NULL
-        self.packet.size = 0
+        ret = self._decode_data(ctx, size)
         if ret >= 0 and fast == FAST_CHECK:
             self._check_fast()
         if ret < 0 or kind == KIND_PNG or leaves_state:
@@ -1314,14 +1312,7 @@ cdef class _Worker:
                 _drop_twin(s)
 
     cdef int _reserve_scratch(self, size_t n) noexcept nogil:
-        if n > self.scratch_capacity:
-            avu.av_freep(&self.scratch)
-            self.scratch_capacity = 0
-            self.scratch = <uint8_t *>avu.av_malloc(n)
-            if self.scratch == NULL:
-                return avu.AVERROR(ENOMEM)
-            self.scratch_capacity = n
-        return 0
+        return _grow_buffer(&self.scratch, &self.scratch_capacity, n)
 
     cdef int _scale(self, uint8_t *dst, int dst_w, int dst_h, int dst_fmt, int channels,
                     int flags) noexcept nogil:
@@ -1649,15 +1640,10 @@ def compare_with_libavcodec(data):
     ctx = w._decoder(KIND_JPEG, 0, &ret)
     if ctx == NULL:
         raise MediaError(f"cannot open the mjpeg decoder ({ret})")
-    w.packet.data = w.data
-    w.packet.size = <int>n
-    ret = w._decode(ctx, w.packet)
-    w.packet.data = NULL
-    w.packet.size = 0
+    ret = w._decode_data(ctx, n)
     avc.avcodec_free_context(&w.decoders[KIND_JPEG][0])
-    if ret < 0:
-        return False
-    ret = w._same_planes()
+    if ret >= 0:
+        ret = w._same_planes()
     avu.av_frame_unref(w.frame)
     return ret == 1
 
